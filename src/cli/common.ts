@@ -1,0 +1,86 @@
+/**
+ * What every command shares: the common options (interfaces.md, "Common options"), output in
+ * human or `--json` form, and the mapping of errors to exit codes (0 ok, 1 refused, 2 usage).
+ */
+import type { Command } from 'commander';
+import { isRunwardenError, formatProblem, RunwardenError } from '../errors.js';
+
+export interface CommonOptions {
+  /** PostgreSQL URL or PGlite directory. */
+  db: string;
+  runbooks: string;
+  json: boolean;
+  config?: string;
+}
+
+/** Adds the common options to a command. */
+export function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--db <url-or-path>', 'PostgreSQL URL or embedded database directory (env RUNWARDEN_DB, DATABASE_URL)')
+    .option('--runbooks <dir>', 'runbooks folder (env RUNWARDEN_RUNBOOKS)')
+    .option('--json', 'one JSON document on stdout')
+    .option('--config <file>', 'deployment config (env RUNWARDEN_CONFIG; default ./runwarden.yaml if present)');
+}
+
+/** Resolves the common options against the environment and defaults. */
+export function commonOptions(opts: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): CommonOptions {
+  const config = (opts.config as string | undefined) ?? env.RUNWARDEN_CONFIG;
+  return {
+    db: (opts.db as string | undefined) ?? env.RUNWARDEN_DB ?? env.DATABASE_URL ?? './.runwarden/db',
+    runbooks: (opts.runbooks as string | undefined) ?? env.RUNWARDEN_RUNBOOKS ?? './runbooks',
+    json: Boolean(opts.json),
+    ...(config ? { config } : {}),
+  };
+}
+
+/** True when human output may use colour (a terminal, and NO_COLOR unset). */
+export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
+  return Boolean(stream.isTTY) && !process.env.NO_COLOR;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Thrown by a command to end with an exit code after it has printed what it had to say. */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/**
+ * Reports an error the way interfaces.md fixes: a clear message on stderr, or the JSON error on
+ * stdout with `--json`. Returns the exit code.
+ */
+export function reportError(err: unknown, json: boolean): number {
+  if (err instanceof ExitCode) return err.code;
+  const e = isRunwardenError(err)
+    ? err
+    : new RunwardenError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  if (json) {
+    printJson(e.toJSON());
+  } else {
+    process.stderr.write(`runwarden: ${e.message}\n`);
+    for (const p of e.problems) process.stderr.write(`  ${formatProblem(p)}\n`);
+    if (e.code === 'INTERNAL' && err instanceof Error && err.stack && process.env.RUNWARDEN_DEBUG) {
+      process.stderr.write(`${err.stack}\n`);
+    }
+  }
+  return e.exitCode;
+}
+
+/** Wraps a command action: runs it, maps errors to exit codes, sets process.exitCode. */
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void> | void,
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const cmd = args[args.length - 1] as Command;
+    const json = Boolean(cmd.optsWithGlobals?.().json);
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.exitCode = reportError(err, json);
+    }
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * runwarden's errors: a stable string code, a message that says what was wrong, what is allowed
+ * and what was received, and whether retrying can help. Every code is listed in ERROR_CODES (and
+ * in docs/errors.md, kept complete by a test). Escalation is a returned decision, not an error.
+ */
+
+export const ERROR_CODES = {
+  RUNBOOK_INVALID: { exit: 1, http: 422, retryable: false, doc: 'A runbook failed validation; each problem names file:line:col.' },
+  RUNBOOK_NOT_FOUND: { exit: 1, http: 404, retryable: false, doc: 'No runbook with that id, or none handles that task class.' },
+  CONFIG_INVALID: { exit: 1, http: 500, retryable: false, doc: 'The deployment config (runwarden.yaml) failed validation.' },
+  REQUEST_INVALID: { exit: 1, http: 400, retryable: false, doc: 'A request (task intake, operator action, callback) is malformed.' },
+  TASK_NOT_FOUND: { exit: 1, http: 404, retryable: false, doc: 'No task with that id or externalRef.' },
+  ILLEGAL_TRANSITION: { exit: 1, http: 409, retryable: false, doc: 'The transition table does not allow the task to move from its current state to the requested one.' },
+  ACTION_NOT_ALLOWED: { exit: 1, http: 409, retryable: false, doc: 'The operator action is not allowed from the task\'s current state.' },
+  CONFIRMATION_REQUIRED: { exit: 1, http: 409, retryable: false, doc: 'The action would repeat steps that changed something; confirm with --yes.' },
+  LEASE_LOST: { exit: 1, http: 409, retryable: true, doc: 'Another worker holds the task now; this worker stopped touching it.' },
+  CALLBACK_UNKNOWN: { exit: 1, http: 404, retryable: false, doc: 'No task is waiting on that callback token.' },
+  DATABASE_UNAVAILABLE: { exit: 1, http: 503, retryable: true, doc: 'The database could not be reached or opened.' },
+  USAGE: { exit: 2, http: 400, retryable: false, doc: 'The command line was not understood.' },
+  INTERNAL: { exit: 1, http: 500, retryable: false, doc: 'A bug: an unexpected exception inside runwarden.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One problem inside a larger refusal (a runbook field, a JSON path of a request). */
+export interface Problem {
+  /** JSON path of the offending value, e.g. `steps[2].repeat` or `input.environment`. */
+  path: string;
+  message: string;
+  file?: string;
+  line?: number;
+  col?: number;
+}
+
+export class RunwardenError extends Error {
+  readonly isRunwardenError = true as const;
+  readonly code: ErrorCode;
+  readonly problems: Problem[];
+  readonly details: Record<string, unknown>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { problems?: Problem[]; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RunwardenError';
+    this.code = code;
+    this.problems = opts.problems ?? [];
+    this.details = opts.details ?? {};
+  }
+
+  get retryable(): boolean {
+    return ERROR_CODES[this.code].retryable;
+  }
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        retryable: this.retryable,
+        ...(this.problems.length ? { problems: this.problems } : {}),
+        ...(Object.keys(this.details).length ? { details: this.details } : {}),
+      },
+    };
+  }
+}
+
+export function isRunwardenError(err: unknown): err is RunwardenError {
+  return typeof err === 'object' && err !== null && (err as { isRunwardenError?: unknown }).isRunwardenError === true;
+}
+
+/** Formats a problem the way editors jump to it: `file:line:col: path: message`. */
+export function formatProblem(p: Problem): string {
+  const where = p.file ? `${p.file}:${p.line ?? 1}:${p.col ?? 1}: ` : '';
+  const path = p.path ? `${p.path}: ` : '';
+  return `${where}${path}${p.message}`;
+}

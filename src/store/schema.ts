@@ -1,0 +1,175 @@
+/**
+ * The database schema (drizzle). Migrations in `drizzle/` are generated from this file by
+ * `npm run db:generate` and committed; an applied migration is never edited.
+ *
+ * Times are `timestamptz` written from the injected clock (passed as parameters), never `now()`,
+ * so tests with a fake clock work against a real database.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+import { ATTEMPT_KINDS, ATTEMPT_OUTCOMES, TASK_STATES } from '../lifecycle/vocabulary.js';
+
+const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+/**
+ * One row per task. `steps` holds each step's status, attempt count and captures (the `steps.<id>`
+ * CEL context), so a checkpoint is one row update. `eventSeq` is the ledger's last sequence
+ * number: the ledger insert takes its seq from the same UPDATE that changes the task.
+ */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    externalRef: text('external_ref'),
+    taskClass: text('task_class').notNull(),
+    runbookId: text('runbook_id'),
+    runbookVersion: integer('runbook_version'),
+    requestedBy: text('requested_by'),
+    input: jsonb('input').notNull().default({}),
+    priority: integer('priority').notNull().default(0),
+    state: text('state').notNull(),
+    /** The step the cursor is on (null before the first and after the last). */
+    currentStep: text('current_step'),
+    steps: jsonb('steps').notNull().default({}),
+    /** Orchestrator bookkeeping that is not a step's: compensation cursor, pending decisions. */
+    cursor: jsonb('cursor').notNull().default({}),
+    retryUsed: integer('retry_used').notNull().default(0),
+    retryLimit: integer('retry_limit').notNull().default(0),
+    deadlineAt: ts('deadline_at'),
+    /** When a `retry_scheduled` task is due, or when a wait times out. */
+    nextAttemptAt: ts('next_attempt_at'),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: ts('lease_expires_at'),
+    /** The unguessable credential of a waiting `wait` step (stored hashed). */
+    callbackTokenHash: text('callback_token_hash'),
+    /** An operator asked for cancel while a worker held the task; the worker stops at a safe point. */
+    cancelRequested: boolean('cancel_requested').notNull().default(false),
+    /** Why intake refused the task: `[{ path, message }]`. */
+    rejection: jsonb('rejection'),
+    /** The reason of the last escalation (kind, failure class, step, message). */
+    escalation: jsonb('escalation'),
+    eventSeq: integer('event_seq').notNull().default(0),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('tasks_external_ref_key').on(t.externalRef),
+    uniqueIndex('tasks_callback_token_key').on(t.callbackTokenHash),
+    index('tasks_state_idx').on(t.state, t.nextAttemptAt),
+    index('tasks_runbook_idx').on(t.runbookId, t.createdAt),
+    check('tasks_state_check', sql`${t.state} in (${inList(TASK_STATES)})`),
+  ],
+);
+
+/** Every attempt of an action, probe, verification, compensation or refresh. */
+export const attempts = pgTable(
+  'attempts',
+  {
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    step: text('step').notNull(),
+    kind: text('kind').notNull(),
+    attempt: integer('attempt').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at'),
+    outcome: text('outcome'),
+    failureClass: text('failure_class'),
+    error: text('error'),
+    durationMs: integer('duration_ms'),
+    /** A trimmed, secret-masked summary of the result (status, body excerpt, exit code). */
+    result: jsonb('result'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.taskId, t.step, t.kind, t.attempt] }),
+    check('attempts_kind_check', sql`${t.kind} in (${inList(ATTEMPT_KINDS)})`),
+    check('attempts_outcome_check', sql`${t.outcome} is null or ${t.outcome} in (${inList(ATTEMPT_OUTCOMES)})`),
+  ],
+);
+
+/** The append-only ledger: one row per event, numbered per task. */
+export const events = pgTable(
+  'events',
+  {
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    at: ts('at').notNull(),
+    type: text('type').notNull(),
+    step: text('step'),
+    actor: text('actor').notNull(),
+    data: jsonb('data').notNull().default({}),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.seq] }), index('events_type_idx').on(t.type, t.at)],
+);
+
+/** Escalation packets, stored with the task before delivery. */
+export const packets = pgTable(
+  'packets',
+  {
+    id: text('id').primaryKey(),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull(),
+    reason: text('reason').notNull(),
+    route: text('route').notNull(),
+    body: jsonb('body').notNull(),
+    /** Set when the task later left the escalation (resolved at the sinks that support it). */
+    resolvedAt: ts('resolved_at'),
+  },
+  (t) => [index('packets_task_idx').on(t.taskId, t.createdAt)],
+);
+
+/** The delivery outbox: one row per packet and sink, written in the escalating transaction. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    packetId: text('packet_id')
+      .notNull()
+      .references(() => packets.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    sink: text('sink').notNull(),
+    /** `trigger` (the packet) or `resolve` (the task left the escalation). */
+    kind: text('kind').notNull().default('trigger'),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('outbox_packet_sink_kind_key').on(t.packetId, t.sink, t.kind),
+    index('outbox_due_idx').on(t.state, t.nextAttemptAt),
+    check('outbox_state_check', sql`${t.state} in ('pending', 'delivered', 'dead')`),
+  ],
+);
+
+/** One row per scheduled fire, so many schedulers create one task per fire. */
+export const scheduleFires = pgTable(
+  'schedule_fires',
+  {
+    runbookId: text('runbook_id').notNull(),
+    fireAt: ts('fire_at').notNull(),
+    taskId: text('task_id'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runbookId, t.fireAt] })],
+);
