@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide } from './decide.js';
 import type { Decision, OrchestratorEvent, TaskView } from './types.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
+import type { RawOutcome } from './outcome.js';
 import { env, expr, http, httpStep, plan, T0, taskView, tpl } from '../../test/helpers/plan-builder.js';
 
 const claimed: OrchestratorEvent = { kind: 'claimed', openAttempts: [] };
@@ -20,7 +21,7 @@ function apply(task: TaskView, d: Decision): TaskView {
   };
 }
 
-function finished(d: Decision, outcome: OrchestratorEvent extends infer E ? (E extends { kind: 'finished' } ? E['outcome'] : never) : never): OrchestratorEvent {
+function finished(d: Decision, outcome: RawOutcome): OrchestratorEvent {
   if (d.next.type !== 'perform') throw new Error(`expected perform, got ${d.next.type}`);
   return { kind: 'finished', attempt: d.next.attempt, outcome, durationMs: 5 };
 }

@@ -13,6 +13,7 @@ import { classify, describeResult, type Classified, type RawOutcome } from './ou
 import { Draft } from './draft.js';
 import { retryVerdict } from './retry-policy.js';
 import { observe } from './observe.js';
+import { evaluateCheck, evaluateProbe, pollAgain } from '../verifiers/index.js';
 import type { DecideEnv, Decision, OpenAttempt, OrchestratorEvent, TaskView } from './types.js';
 
 /** Compensations of transient failures tried in place before the rollback escalates. */
@@ -437,18 +438,7 @@ function onVerified(
   const v = (d.cursor.verify ??= { index: 0, startedAt: d.nowIso, polls: 0 });
   const check = step.verify[v.index];
   if (!check) return stepSucceeded(d, step);
-  let passed = false;
-  let problem: string | null = null;
-  const observed = raw.kind === 'result' ? observe(raw.result) : { error: raw.message };
-  if (raw.kind === 'result') {
-    try {
-      passed = check.expect.test({ ...ctx, result: raw.result });
-    } catch (err) {
-      problem = `expect could not be evaluated: ${(err as Error).message}`;
-    }
-  } else {
-    problem = raw.message;
-  }
+  const { passed, observed, problem } = evaluateCheck(check, raw, ctx);
   v.polls += 1;
   d.finishAttempts.push({ ...ref, kind: 'verify', outcome: passed ? 'succeeded' : 'failed', failureClass: passed ? null : 'verification', error: passed ? null : problem ?? `expected ${check.expect.source}`, durationMs, result: observed });
   d.event('verification.result', step.id, {
@@ -466,13 +456,8 @@ function onVerified(
     if (v.index >= step.verify.length) return stepSucceeded(d, step);
     return null;
   }
-  if (check.poll) {
-    const windowEnd = Date.parse(v.startedAt) + check.poll.withinMs;
-    const nextPoll = d.now.getTime() + check.poll.everyMs;
-    const deadline = d.task.deadlineAt?.getTime() ?? Infinity;
-    if (nextPoll <= windowEnd && nextPoll < deadline) {
-      return { commit: d.commit()!, next: { type: 'sleep', ms: check.poll.everyMs } };
-    }
+  if (pollAgain(check, new Date(v.startedAt), d.now, d.task.deadlineAt)) {
+    return { commit: d.commit()!, next: { type: 'sleep', ms: check.poll!.everyMs } };
   }
   const within = check.poll ? ` within ${formatMs(check.poll.withinMs)}` : '';
   const last = raw.kind === 'result' ? describeResult(raw.result) : raw.message;
@@ -493,30 +478,13 @@ function onProbed(
   durationMs: number,
 ): Decision | null {
   const probe = step.probe!;
-  let verdict: 'present' | 'absent' | 'unknown' = 'unknown';
-  let problem: string | null = null;
-  const answered = raw.kind === 'result' ? classify({ ...step, classify: [] }, raw, ctx) : null;
-  if (answered?.ok) {
-    try {
-      const withResult = { ...ctx, result: answered.result };
-      const present = probe.present.test(withResult);
-      const absent = probe.absent.test(withResult);
-      verdict = present && !absent ? 'present' : absent && !present ? 'absent' : 'unknown';
-      if (verdict === 'unknown') problem = present ? 'both present and absent matched' : 'neither present nor absent matched';
-    } catch (err) {
-      problem = `probe could not be evaluated: ${(err as Error).message}`;
-    }
-  } else {
-    problem = raw.kind === 'error' ? raw.message : answered && !answered.ok ? answered.message : 'no answer';
-  }
-  const observed = raw.kind === 'result' ? observe(raw.result) : { error: raw.message };
-  d.finishAttempts.push({ ...ref, kind: 'probe', outcome: verdict === 'unknown' ? 'failed' : 'succeeded', failureClass: verdict === 'unknown' ? 'ambiguous' : null, error: problem, durationMs, result: observed });
-  d.event('probe.result', step.id, { verdict, observed, present: probe.present.source, absent: probe.absent.source, ...(problem ? { error: problem } : {}) });
-  if (verdict === 'present') {
+  const p = evaluateProbe(probe, raw, ctx);
+  const problem = p.verdict === 'unknown' ? p.problem : null;
+  d.finishAttempts.push({ ...ref, kind: 'probe', outcome: p.verdict === 'unknown' ? 'failed' : 'succeeded', failureClass: p.verdict === 'unknown' ? 'ambiguous' : null, error: problem, durationMs, result: p.observed });
+  d.event('probe.result', step.id, { verdict: p.verdict, observed: p.observed, present: probe.present.source, absent: probe.absent.source, ...(problem ? { error: problem } : {}) });
+  if (p.verdict === 'present') {
     delete d.cursor.probeFirst;
-    const captured = evaluateCaptures(probe.capture, { ...ctx, result: (answered as { result: unknown }).result });
-    if ('error' in captured) return internalFailure(d, step, captured.error);
-    d.record(step.id).captures = { ...d.record(step.id).captures, ...captured.values };
+    d.record(step.id).captures = { ...d.record(step.id).captures, ...p.captures };
     if (step.verify.length > 0) {
       d.cursor.phase = 'verify';
       d.cursor.verify = { index: 0, startedAt: d.nowIso, polls: 0 };
@@ -524,7 +492,7 @@ function onProbed(
     }
     return stepSucceeded(d, step);
   }
-  if (verdict === 'absent') {
+  if (p.verdict === 'absent') {
     delete d.cursor.probeFirst;
     d.cursor.phase = 'action';
     return null;
