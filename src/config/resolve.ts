@@ -1,0 +1,41 @@
+/**
+ * Reads the values a config refers to (`{ env: VAR }`, `{ file: path }`) at start, so a missing
+ * secret stops the program before it takes work, not halfway through a task at 3am.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import type { StringOrRef } from './schema.js';
+
+export interface ResolveContext {
+  env: NodeJS.ProcessEnv;
+  /** Directory relative `file` references are resolved against (the config file's). */
+  baseDir: string;
+}
+
+export type Resolution =
+  | { ok: true; value: string; /** True when it came from the environment or a file. */ fromRef: boolean }
+  | { ok: false; /** Which key of the reference is wrong. */ at: 'env' | 'file'; message: string };
+
+/** Resolves one string-or-reference. Never throws; a failure says what was missing. */
+export async function resolveValue(v: StringOrRef, ctx: ResolveContext): Promise<Resolution> {
+  if (typeof v === 'string') return { ok: true, value: v, fromRef: false };
+  if (v.env !== undefined) {
+    const value = ctx.env[v.env];
+    if (value === undefined) return { ok: false, at: 'env', message: `environment variable ${v.env} is not set` };
+    if (value === '') return { ok: false, at: 'env', message: `environment variable ${v.env} is empty` };
+    return { ok: true, value, fromRef: true };
+  }
+  const path = resolvePath(ctx.baseDir, v.file!);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code ?? 'error'})`;
+    return { ok: false, at: 'file', message: `file ${path} ${why}` };
+  }
+  // Secret files are usually written by `echo` or an orchestrator and end with one newline.
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') return { ok: false, at: 'file', message: `file ${path} is empty` };
+  return { ok: true, value, fromRef: true };
+}
