@@ -95,13 +95,18 @@ export const FaultSchema = z
       .boolean()
       .default(false)
       .describe('handle the request (apply its effect), then destroy the connection without answering'),
+    holdAfterEffectMs: z
+      .int()
+      .min(0)
+      .default(0)
+      .describe('apply the effect, then hold the answer this long (a worker killed meanwhile leaves the effect applied and unrecorded)'),
     echoHeaders: z
       .boolean()
       .default(false)
       .describe('answer an error (status, default 400) whose body echoes the request headers and body'),
   })
-  .refine((f) => f.status !== undefined || f.delayMs > 0 || f.dropAfterEffect || f.echoHeaders, {
-    message: 'a fault needs at least one of status, delayMs > 0, dropAfterEffect, echoHeaders',
+  .refine((f) => f.status !== undefined || f.delayMs > 0 || f.dropAfterEffect || f.echoHeaders || f.holdAfterEffectMs > 0, {
+    message: 'a fault needs at least one of status, delayMs > 0, dropAfterEffect, echoHeaders, holdAfterEffectMs > 0',
   })
   // A scripted answer replaces handling, a drop happens after handling: asking for both is a typo.
   .refine((f) => !(f.dropAfterEffect && (f.status !== undefined || f.echoHeaders)), {

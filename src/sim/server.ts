@@ -188,6 +188,10 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     }
     const header = req.headers['idempotency-key'];
     const out = dispatch(record, Array.isArray(header) ? header[0] : header);
+    if (fault && fault.holdAfterEffectMs > 0 && !(await delay(fault.holdAfterEffectMs, res))) {
+      // The effect is applied and the client went away before the answer.
+      return settle(record, 'aborted', null);
+    }
     if (fault?.dropAfterEffect) {
       // The effect is applied; the answer is lost on the way back.
       req.socket.destroy();
