@@ -53,6 +53,15 @@ const ChargeBody = z.object({ order: z.string().min(1), amount: z.number().nonne
 const TenantBody = z.object({ account: z.string().min(1), plan: z.string().min(1) });
 const MessageBody = z.object({ to: z.string().min(1), template: z.string().min(1), ref: z.string().min(1) });
 
+/** A path segment decoded; kept as written when its percent-encoding is malformed. */
+function decodeSegment(seg: string): string {
+  try {
+    return decodeURIComponent(seg);
+  } catch {
+    return seg;
+  }
+}
+
 /** Parses a body or returns the 400 to answer. */
 function parse<T>(schema: z.ZodType<T>, body: unknown): { ok: true; value: T } | { ok: false; res: OpsResponse } {
   const r = schema.safeParse(body);
@@ -124,7 +133,7 @@ export class Operations {
     for (const route of this.routes) {
       if (route.method !== method) continue;
       const m = route.pattern.exec(path);
-      if (m) return { route, params: m.slice(1).map(decodeURIComponent) };
+      if (m) return { route, params: m.slice(1).map(decodeSegment) };
     }
     return undefined;
   }

@@ -298,6 +298,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     });
   });
   const address = server.address() as AddressInfo;
+  let closing: Promise<void> | undefined;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
   return {
@@ -311,11 +312,14 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     count: (kind) => effects.filter((e) => e.kind === kind).length,
     reset,
     events,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: () => {
+      // Idempotent: a test's finally and its afterEach may both close it.
+      closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         for (const cancel of [...waiting]) cancel();
         for (const socket of sockets) socket.destroy();
-      }),
+      });
+      return closing;
+    },
   };
 }

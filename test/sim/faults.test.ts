@@ -161,6 +161,7 @@ describe('closing the simulated API', () => {
     await arrived;
     await sim.close();
     await expect(pending).rejects.toThrow();
+    await sim.close(); // a second close is harmless
   });
 });
 

@@ -102,6 +102,11 @@ describe('simulated API routes', () => {
     expect((await call(sim(), 'GET', '/email/messages?ref=T-2')).body.items).toEqual([]);
   });
 
+  it('decodes path segments, and survives malformed encoding', async () => {
+    expect((await call(sim(), 'GET', '/services/billing%20api/health')).body.service).toBe('billing api');
+    expect((await call(sim(), 'GET', '/entitlements/%zz')).status).toBe(404);
+  });
+
   it('answers 404 to unknown routes and methods', async () => {
     expect(await call(sim(), 'GET', '/nope')).toMatchObject({ status: 404, body: { error: 'not found' } });
     expect((await call(sim(), 'PATCH', '/crm/accounts')).status).toBe(404);
