@@ -55,8 +55,9 @@ export interface Sim {
   /** Clears effects, requests, faults, idempotency keys and state; the token returns to its option. */
   reset(): void;
   /**
-   * Emits `request` (a `RequestRecord`) when an API request arrives, before it is handled, and
-   * `settled` once it was answered, dropped or aborted: tests wait on these instead of sleeping.
+   * Emits `request` (a `RequestRecord`) when an API request arrives, before it is handled,
+   * `effect` (an `Effect`) when it applied one, and `settled` once it was answered, dropped or
+   * aborted: tests wait on these instead of sleeping.
    */
   readonly events: EventEmitter<SimEvents>;
   /** Stops listening and destroys open connections, including requests held by a delay. */
@@ -65,6 +66,8 @@ export interface Sim {
 
 export interface SimEvents {
   request: [RequestRecord];
+  /** An effect was applied (before the answer goes out, or is held or dropped). */
+  effect: [Effect];
   settled: [RequestRecord];
 }
 
@@ -152,7 +155,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     }
     const out = ops.handle(record);
     if (out.effect) {
-      effects.push({
+      const effect: Effect = {
         seq: effects.length + 1,
         at: now().toISOString(),
         kind: out.effect.kind,
@@ -161,7 +164,9 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
         ...(key !== undefined ? { idempotencyKey: key } : {}),
         ...(out.effect.id !== undefined ? { id: out.effect.id } : {}),
         body: structuredClone(record.body),
-      });
+      };
+      effects.push(effect);
+      events.emit('effect', structuredClone(effect));
       // Only answers that applied something are kept: a 400 or 404 is retried afresh, as most APIs do.
       if (slot !== undefined) replays.set(slot, { status: out.status, body: structuredClone(out.body) });
     }

@@ -124,6 +124,25 @@ describe('simulated API faults', () => {
     expect(sim().count('crm.account.create')).toBe(1);
   });
 
+  it('holdAfterEffectMs applies the effect, then holds the answer until the client goes away', async () => {
+    sim().fault({ method: 'POST', path: '/services/a/restart', holdAfterEffectMs: 600_000 });
+    const applied = once(sim().events, 'effect');
+    const abort = new AbortController();
+    const held = call(sim(), 'POST', '/services/a/restart', { signal: abort.signal });
+    const [effect] = await applied;
+    expect(effect).toMatchObject({ kind: 'service.restart', id: 'rst_1' });
+    expect(sim().count('service.restart')).toBe(1);
+    const settled = once(sim().events, 'settled');
+    abort.abort();
+    await expect(held).rejects.toThrow();
+    expect((await settled)[0]).toMatchObject({ outcome: 'aborted', status: null });
+  });
+
+  it('holdAfterEffectMs answers normally once the hold is over', async () => {
+    sim().fault({ path: '/services/a/restart', holdAfterEffectMs: 10 });
+    expect(await call(sim(), 'POST', '/services/a/restart')).toMatchObject({ status: 200, body: { id: 'rst_1' } });
+  });
+
   it('echoes the request headers and body in an error when asked (for masking tests)', async () => {
     sim().fault({ path: '/crm/accounts', echoHeaders: true });
     const r = await call(sim(), 'POST', '/crm/accounts', { body: { customer: 'c', plan: 'p' }, headers: { authorization: 'Bearer s3cret-token' } });
