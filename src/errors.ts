@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ACTION_NOT_ALLOWED: { exit: 1, http: 409, retryable: false, doc: 'The operator action is not allowed from the task\'s current state.' },
   CONFIRMATION_REQUIRED: { exit: 1, http: 409, retryable: false, doc: 'The action would repeat steps that changed something; confirm with --yes.' },
   LEASE_LOST: { exit: 1, http: 409, retryable: true, doc: 'Another worker holds the task now; this worker stopped touching it.' },
+  EXPRESSION_FAILED: { exit: 1, http: 422, retryable: false, doc: 'A runbook expression could not be evaluated at run time (a missing key, a wrong type).' },
   CALLBACK_UNKNOWN: { exit: 1, http: 404, retryable: false, doc: 'No task is waiting on that callback token.' },
   DATABASE_UNAVAILABLE: { exit: 1, http: 503, retryable: true, doc: 'The database could not be reached or opened.' },
   USAGE: { exit: 2, http: 400, retryable: false, doc: 'The command line was not understood.' },
