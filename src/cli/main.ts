@@ -10,6 +10,8 @@ const pkg = require('../../package.json') as { version: string };
 
 /** The command modules, each exporting `register(program)`. */
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
+  () => import('./commands/validate.js'),
+  () => import('./commands/schema.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -1,0 +1,50 @@
+/**
+ * `runwarden validate [paths...]`: loads and checks runbooks without touching the database.
+ * Each problem as `file:line:col: path: message` on stderr (editors jump to it), a one-line
+ * summary, exit 1 when there is any problem. With `--json`, one document on stdout.
+ */
+import { relative } from 'node:path';
+import type { Command } from 'commander';
+import { formatProblem, type Problem } from '../../errors.js';
+import { loadRunbookFiles } from '../../runbook/load.js';
+import { action, commonOptions, ExitCode, printJson, withCommon } from '../common.js';
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Paths relative to the working directory, as a person typed them. */
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' ? '.' : rel.startsWith('..') ? file : rel;
+}
+
+export function register(program: Command): void {
+  withCommon(
+    program
+      .command('validate')
+      .description('load and check runbooks; each problem as file:line:col: message; exit 1 if any')
+      .argument('[paths...]', 'runbook files or folders (default: the runbooks folder)'),
+  ).action(
+    action(async (paths: string[], opts: Record<string, unknown>) => {
+      const common = commonOptions(opts);
+      const targets = paths.length ? paths : [common.runbooks];
+      const { set, problems } = await loadRunbookFiles(targets);
+      const located: Problem[] = problems.map((p) => (p.file ? { ...p, file: shown(p.file) } : p));
+      if (common.json) {
+        printJson({
+          ok: located.length === 0,
+          runbooks: set.runbooks.map((r) => ({ id: r.id, version: r.version, file: shown(r.file), taskClasses: r.taskClasses })),
+          problems: located,
+        });
+      } else {
+        for (const p of located) process.stderr.write(`${formatProblem(p)}\n`);
+        const files = new Set(located.map((p) => p.file)).size;
+        const summary = `${plural(set.runbooks.length, 'runbook')}, ${plural(located.length, 'problem')}`;
+        if (located.length) process.stderr.write(`${summary}${files > 1 ? ` in ${files} files` : ''}\n`);
+        else process.stdout.write(`${summary}\n`);
+      }
+      if (located.length) throw new ExitCode(1);
+    }),
+  );
+}
