@@ -5,15 +5,15 @@ import type { DecisionAgent } from './decision-agent.js';
 import type { ExecuteContext, Executor } from './executor.js';
 import { runExec } from './exec-action.js';
 import { runHttp } from './http-action.js';
-import type { PluginRegistry } from './plugins.js';
+import type { PluginActions } from './plugins.js';
 import { renderTree } from './render.js';
 
 export type { ExecuteContext, Executor } from './executor.js';
 export type { DecisionAgent, DecisionProposal, DecisionRequest } from './decision-agent.js';
-export type { PluginAction, PluginRegistry } from './plugins.js';
-export { pluginRegistry } from './plugins.js';
+export type { PluginAction, PluginActions } from './plugins.js';
+export { pluginActions } from './plugins.js';
 
-export function createExecutor(opts: { plugins?: PluginRegistry; agent?: DecisionAgent | null } = {}): Executor {
+export function createExecutor(opts: { plugins?: PluginActions; agent?: DecisionAgent | null } = {}): Executor {
   return {
     async run(spec: ActionSpec, ctx: ExecuteContext): Promise<RawOutcome> {
       try {
@@ -36,7 +36,7 @@ export function createExecutor(opts: { plugins?: PluginRegistry; agent?: Decisio
   };
 }
 
-async function runPlugin(name: string, tree: Parameters<typeof renderTree>[0], ctx: ExecuteContext, plugins?: PluginRegistry): Promise<RawOutcome> {
+async function runPlugin(name: string, tree: Parameters<typeof renderTree>[0], ctx: ExecuteContext, plugins?: PluginActions): Promise<RawOutcome> {
   const plugin = plugins?.get(name);
   if (!plugin) return { kind: 'error', failureClass: 'internal', message: `no plugin action named ${name} is registered`, maybeApplied: false };
   const parsed = plugin.schema.safeParse(renderTree(tree, ctx.expr));

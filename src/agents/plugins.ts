@@ -3,20 +3,24 @@
  * A runbook step whose `action` is not built in names one of these.
  */
 import type { z } from 'zod';
+import type { PluginSpec } from '../runbook/action-schema.js';
 import type { RawOutcome } from '../orchestrator/outcome.js';
 import type { ExecuteContext } from './executor.js';
 
-export interface PluginAction<S extends z.ZodType = z.ZodType> {
+/**
+ * A plugin action. It is also the loader's `PluginSpec`, so one registry both validates runbooks
+ * at load and runs their steps.
+ */
+export interface PluginAction<S extends z.ZodType = z.ZodType> extends PluginSpec {
   /** Validates the rendered `with`. */
   schema: S;
-  /** Whether the action changes something outside (then the step needs `repeat`). Default true. */
-  changes?: boolean;
   /** Runs it. Return `{ kind: 'result', result }` or `{ kind: 'error', ... }`; a throw is `internal`. */
   run(input: z.infer<S>, ctx: ExecuteContext & { idempotencyKey: string | null }): Promise<RawOutcome>;
 }
 
-export type PluginRegistry = Map<string, PluginAction>;
+/** The deployment's plugin actions by name; pass the same map to the runbook loader. */
+export type PluginActions = Map<string, PluginAction>;
 
-export function pluginRegistry(entries: Record<string, PluginAction> = {}): PluginRegistry {
+export function pluginActions(entries: Record<string, PluginAction> = {}): PluginActions {
   return new Map(Object.entries(entries));
 }

@@ -14,6 +14,7 @@ import { Draft } from './draft.js';
 import { retryVerdict } from './retry-policy.js';
 import { observe } from './observe.js';
 import { evaluateCheck, evaluateProbe, pollAgain } from '../verifiers/index.js';
+import { formatDuration } from '../runbook/duration.js';
 import type { DecideEnv, Decision, OpenAttempt, OrchestratorEvent, TaskView } from './types.js';
 
 /** Compensations of transient failures tried in place before the rollback escalates. */
@@ -70,6 +71,9 @@ function stepPhase(d: Draft, step: CompiledStep): Decision | null {
       return startAction(d, step);
     case 'verify':
       return startVerify(d, step);
+    case 'next':
+      goToNext(d, step, true);
+      return null;
   }
 }
 
@@ -459,7 +463,7 @@ function onVerified(
   if (pollAgain(check, new Date(v.startedAt), d.now, d.task.deadlineAt)) {
     return { commit: d.commit()!, next: { type: 'sleep', ms: check.poll!.everyMs } };
   }
-  const within = check.poll ? ` within ${formatMs(check.poll.withinMs)}` : '';
+  const within = check.poll ? ` within ${formatDuration(check.poll.withinMs)}` : '';
   const last = raw.kind === 'result' ? describeResult(raw.result) : raw.message;
   return onFailure(d, step, {
     ok: false,
@@ -852,10 +856,3 @@ function asRecord(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
 }
 
-export function formatMs(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

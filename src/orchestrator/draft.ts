@@ -107,7 +107,9 @@ export class Draft {
   /** The CEL context over the draft (captures so far, statuses, `task.attempt` of the step). */
   context(step?: CompiledStep): ExprContext {
     const steps: ExprContext['steps'] = {};
-    for (const [id, r] of Object.entries(this.steps)) steps[id] = { ...r.captures, status: r.status };
+    // A capture named `status` wins: the spec's own example reads `steps['check-health'].status` as the
+    // captured health, not the step's status.
+    for (const [id, r] of Object.entries(this.steps)) steps[id] = { status: r.status, ...r.captures } as ExprContext['steps'][string];
     const attempt = step ? Math.max(1, this.record(step.id).attempts) : 1;
     return {
       input: this.task.input,

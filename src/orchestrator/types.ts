@@ -26,7 +26,8 @@ export interface StepRecord {
   note?: string;
 }
 
-export type Phase = 'enter' | 'refresh' | 'probe' | 'action' | 'verify';
+/** `next`: the current step was settled by hand (an operator's skip); move on from it. */
+export type Phase = 'enter' | 'refresh' | 'probe' | 'action' | 'verify' | 'next';
 
 /** The orchestrator's durable bookkeeping for the current step, kept in `tasks.cursor`. */
 export interface Cursor {
