@@ -18,7 +18,7 @@ export const READ_ONLY_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'OPTIONS
 export const KEBAB_CASE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 
 /** Names of captured values: they are read back in CEL as `steps.<id>.<name>`. */
-export const CAPTURE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const CAPTURE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 export const Duration = z.string().regex(DURATION_PATTERN, { error: `expected a duration: ${DURATION_HINT}` });
 
@@ -31,7 +31,7 @@ export const ResultCelExpr = CelExpr;
 /** A string that may interpolate CEL with `${...}` (`$${` is a literal `${`). */
 export const TemplateString = z.string();
 
-export const CaptureName = z.string().regex(CAPTURE_NAME, { error: 'expected a name of letters, digits and _, not starting with a digit' });
+export const CaptureName = z.string().regex(CAPTURE_NAME, { error: 'expected a name of letters, digits and _, starting with a letter' });
 
 export const KebabId = z.string().regex(KEBAB_CASE, { error: 'expected a kebab-case id (lower-case letters, digits and single dashes, starting with a letter)' });
 

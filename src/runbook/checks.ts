@@ -12,6 +12,7 @@ import { Cron } from 'croner';
 import { ESCALATION_REASONS, FAILURE_CLASSES } from '../lifecycle/vocabulary.js';
 import {
   actionChanges,
+  HTTP_METHODS,
   isBuiltinAction,
   lookupPlugin,
   pluginNames,
@@ -22,7 +23,7 @@ import {
 import { BUILTIN_ACTIONS } from '../lifecycle/vocabulary.js';
 import { compileExpr, compileTemplate, type CelRef, type CelScope } from './cel.js';
 import { tryParseDuration } from './duration.js';
-import { compileInputSchema } from './input-schema.js';
+import { compileInputSchema, KNOWN_FORMATS } from './input-schema.js';
 import { InputSchema, type InputSchemaNode } from './schema.js';
 import { didYouMean } from './suggest.js';
 import type { Finding, PathSegment } from './yaml-source.js';
@@ -116,7 +117,15 @@ class Checker {
     // ajv only sees schemas the subset accepts; the schema's findings cover the rest.
     if (!InputSchema.safeParse(input).success) return;
     const compiled = compileInputSchema(input as InputSchemaNode);
-    if ('error' in compiled && !this.findings.some((f) => f.path[0] === 'input')) this.add(['input'], `invalid input schema: ${compiled.error}`);
+    if ('error' in compiled && !this.findings.some((f) => f.path[0] === 'input')) {
+      // ajv names the schema location as `at path "#/properties/email"`: point there when it does.
+      const at = /at path "#\/?([^"]*)"/.exec(compiled.error)?.[1];
+      const segments = at ? at.split('/').filter(Boolean).map((s) => decodeURIComponent(s.replace(/~1/g, '/').replace(/~0/g, '~'))) : [];
+      const format = /unknown format "([^"]*)"/.exec(compiled.error)?.[1];
+      if (format !== undefined) {
+        this.add(['input', ...segments, 'format'], `unknown format \`${format}\`${didYouMean(format, KNOWN_FORMATS)}; known: ${KNOWN_FORMATS.join(', ')}`);
+      } else this.add(['input', ...segments], `invalid input schema: ${compiled.error}`);
+    }
   }
 
   /** Regular expressions that do not compile, and `required` names no property declares. */
@@ -218,7 +227,10 @@ class Checker {
     const here: RefScope = { step: i, self: false };
     const after: RefScope = { step: i, self: true };
     const action = str(step.action);
-    const changes = action !== undefined && actionChanges(action, step.with, this.opts.plugins);
+    // An unknown http method is reported by the schema; guessing whether it changes state would only add noise.
+    const method = isObj(step.with) ? step.with.method : undefined;
+    const knownMethod = action !== 'http' || method === undefined || (HTTP_METHODS as readonly unknown[]).includes(method);
+    const changes = action !== undefined && knownMethod && actionChanges(action, step.with, this.opts.plugins);
 
     this.checkCall(step, at(), here, 'step');
     if (changes && step.repeat === undefined) {

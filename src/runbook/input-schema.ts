@@ -25,6 +25,9 @@ const ajv = new Ajv({
 addFormats(ajv);
 ajv.addKeyword({ keyword: 'sensitive', schemaType: 'boolean' });
 
+/** The names `format` accepts (ajv-formats: email, uri, date-time, uuid, ...). */
+export const KNOWN_FORMATS: readonly string[] = Object.keys(ajv.formats);
+
 export type InputValidator = (input: unknown) => Problem[];
 
 /** Compiles an input schema. Returns the validator, or why ajv refused the schema. */

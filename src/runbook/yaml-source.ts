@@ -44,7 +44,8 @@ export function formatPath(path: readonly PathSegment[]): string {
 export function readYaml(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
   // prettyErrors off: the message stays one line; positions come from the line counter.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
+  // stringKeys: a mapping or list used as a key is an error, not a key silently stringified.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true, stringKeys: true });
   const pos = (offset: number): { line: number; col: number } => lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
 
   const syntaxProblems: Problem[] = [];
