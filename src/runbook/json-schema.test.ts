@@ -1,0 +1,44 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { runbookJsonSchema } from './json-schema.js';
+
+const root = new URL('../../', import.meta.url);
+const committed = readFileSync(new URL('schema/runbook.schema.json', root), 'utf8');
+
+describe('runbook JSON Schema', () => {
+  it('is committed up to date (regenerate: npm run build && node bin/runwarden schema runbook > schema/runbook.schema.json)', () => {
+    expect(committed).toBe(`${JSON.stringify(runbookJsonSchema(), null, 2)}\n`);
+  });
+
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(committed) as object);
+
+  it('is draft-07 and describes every field', () => {
+    const schema = JSON.parse(committed) as { $schema: string; properties: Record<string, { description?: string }> };
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    const undocumented = Object.entries(schema.properties).filter(([, v]) => !v.description && !JSON.stringify(v).includes('$ref'));
+    expect(undocumented.map(([k]) => k)).toEqual([]);
+  });
+
+  it('accepts the example runbooks, each pointing editors at it', () => {
+    const dir = new URL('runbooks/', root);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) {
+      const text = readFileSync(new URL(f, dir), 'utf8');
+      expect(text.startsWith('# yaml-language-server: $schema=../schema/runbook.schema.json\n')).toBe(true);
+      expect({ file: f, ok: validate(parse(text)), errors: validate.errors ?? null }).toEqual({ file: f, ok: true, errors: null });
+    }
+  });
+
+  it("checks each built-in action's `with`, and leaves plugins free-form", () => {
+    const doc = (step: Record<string, unknown>) => ({ runbook: 'x', version: 1, title: 't', owner: 'o', taskClasses: ['x.y'], steps: [{ id: 'a', ...step }] });
+    expect(validate(doc({ action: 'http', with: { system: 'api', methd: 'GET' } }))).toBe(false);
+    expect(validate(doc({ action: 'http' }))).toBe(false);
+    expect(validate(doc({ action: 'http', with: { system: 'api', method: 'GET' } }))).toBe(true);
+    expect(validate(doc({ action: 'exec', with: { program: 'x', args: 'not a list' } }))).toBe(false);
+    expect(validate(doc({ action: 'my-plugin', with: { anything: [1, 2] } }))).toBe(true);
+    expect(validate(doc({ action: 'http', with: { system: 'api' }, verify: [{ id: 'v', action: 'http', with: { bogus: 1 }, expect: 'true' }] }))).toBe(false);
+  });
+});
