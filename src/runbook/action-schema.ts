@@ -20,6 +20,7 @@ export const KEBAB_CASE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 /** Names of captured values: they are read back in CEL as `steps.<id>.<name>`. */
 export const CAPTURE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
+/** A duration string (`500ms`, `10s`, `2m`, `1h`, `1d`), converted to milliseconds by the compiler. */
 export const Duration = z.string().regex(DURATION_PATTERN, { error: `expected a duration: ${DURATION_HINT}` });
 
 /** A CEL expression over `input`, `task`, `steps`, `env`, `secrets`. */
@@ -31,8 +32,10 @@ export const ResultCelExpr = CelExpr;
 /** A string that may interpolate CEL with `${...}` (`$${` is a literal `${`). */
 export const TemplateString = z.string();
 
+/** A captured or computed value's name. */
 export const CaptureName = z.string().regex(CAPTURE_NAME, { error: 'expected a name of letters, digits and _, starting with a letter' });
 
+/** A runbook, step, check or option id. */
 export const KebabId = z.string().regex(KEBAB_CASE, { error: 'expected a kebab-case id (lower-case letters, digits and single dashes, starting with a letter)' });
 
 const TemplateMap = z.record(z.string(), TemplateString);
@@ -104,6 +107,7 @@ export const WITH_SCHEMAS: Record<BuiltinAction, z.ZodType> = {
   set: SetWith,
 };
 
+/** True for `http`, `exec`, `wait`, `approve`, `decide` and `set`; anything else names a plugin. */
 export function isBuiltinAction(action: string): action is BuiltinAction {
   return (BUILTIN_ACTIONS as readonly string[]).includes(action);
 }
@@ -129,12 +133,14 @@ export interface PluginSpec {
 /** Plugin actions by name, as a Map or a plain object. */
 export type PluginRegistry = ReadonlyMap<string, PluginSpec> | Readonly<Record<string, PluginSpec>>;
 
+/** The plugin registered under `name`, if any. */
 export function lookupPlugin(registry: PluginRegistry | undefined, name: string): PluginSpec | undefined {
   if (!registry) return undefined;
   if (registry instanceof Map) return registry.get(name);
   return Object.prototype.hasOwnProperty.call(registry, name) ? (registry as Record<string, PluginSpec>)[name] : undefined;
 }
 
+/** Names of the registered plugins (none without a registry). */
 export function pluginNames(registry: PluginRegistry | undefined): string[] {
   if (!registry) return [];
   return registry instanceof Map ? [...registry.keys()] : Object.keys(registry);

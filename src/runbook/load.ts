@@ -13,7 +13,7 @@ import { compileRunbook } from './compile.js';
 import type { CompiledRunbook, RunbookSet } from './plan.js';
 import { RunbookSchema } from './schema.js';
 import { readYaml, type Finding, type YamlSource } from './yaml-source.js';
-import { describe, zodFindings } from './zod-findings.js';
+import { describeValue, zodFindings } from './zod-findings.js';
 
 export interface LoadOptions {
   /** Plugin actions of the deployment: their `with` is validated and their `changes` used. */
@@ -42,7 +42,7 @@ function compileFile(text: string, file: string, opts: LoadOptions): FileResult 
   if (source.syntaxProblems.length) return { problems: sortProblems(source.syntaxProblems), source };
   const value = source.value;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { problems: [{ file, line: 1, col: 1, path: '', message: `a runbook is a YAML mapping (runbook:, version:, steps:, ...); got ${describe(value)}` }], source };
+    return { problems: [{ file, line: 1, col: 1, path: '', message: `a runbook is a YAML mapping (runbook:, version:, steps:, ...); got ${describeValue(value)}` }], source };
   }
   let findings: Finding[];
   try {

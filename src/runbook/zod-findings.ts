@@ -33,15 +33,15 @@ function issueFindings(issue: Issue, root: AnySchema, rootValue: unknown, prefix
     case 'invalid_type': {
       const field = rel[rel.length - 1];
       if (actual === undefined && typeof field === 'string') return [{ path, message: `missing required field \`${field}\`` }];
-      return [{ path, message: `expected ${article(issue.expected)}; got ${describe(actual)}` }];
+      return [{ path, message: `expected ${article(issue.expected)}; got ${describeValue(actual)}` }];
     }
     case 'invalid_value': {
       const allowed = issue.values.map((v) => String(v));
       const hint = typeof actual === 'string' ? didYouMean(actual, allowed) : '';
-      return [{ path, message: `expected one of ${allowed.join(', ')}; got ${describe(actual)}${hint}` }];
+      return [{ path, message: `expected one of ${allowed.join(', ')}; got ${describeValue(actual)}${hint}` }];
     }
     case 'invalid_format':
-      return [{ path, message: `${issue.message}; got ${describe(actual)}` }];
+      return [{ path, message: `${issue.message}; got ${describeValue(actual)}` }];
     case 'invalid_key': {
       const inner = issue.issues[0]?.message ?? 'invalid key';
       return [{ path, at: 'key', message: `\`${String(rel[rel.length - 1])}\`: ${inner}` }];
@@ -59,7 +59,7 @@ function issueFindings(issue: Issue, root: AnySchema, rootValue: unknown, prefix
       });
       const values = shallow.flatMap((e) => (e.code === 'invalid_value' ? e.values.map(String) : []));
       const hint = typeof actual === 'string' ? didYouMean(actual, values) : '';
-      return [{ path, message: expected.length ? `expected ${[...new Set(expected)].join(' or ')}; got ${describe(actual)}${hint}` : issue.message }];
+      return [{ path, message: expected.length ? `expected ${[...new Set(expected)].join(' or ')}; got ${describeValue(actual)}${hint}` : issue.message }];
     }
     case 'too_small':
     case 'too_big': {
@@ -68,7 +68,7 @@ function issueFindings(issue: Issue, root: AnySchema, rootValue: unknown, prefix
       if (small && limit === 1 && (issue.origin === 'array' || issue.origin === 'string')) return [{ path, message: 'must not be empty' }];
       const bound = small ? (issue.inclusive === false ? 'more than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
       const unit = issue.origin === 'array' ? ' items' : issue.origin === 'string' ? ' characters' : '';
-      return [{ path, message: `must be ${bound} ${limit}${unit}; got ${describe(actual)}` }];
+      return [{ path, message: `must be ${bound} ${limit}${unit}; got ${describeValue(actual)}` }];
     }
     default:
       return [{ path, message: issue.message }];
@@ -87,7 +87,7 @@ function article(type: string): string {
 }
 
 /** How a received value reads in a message: `"prod"`, `3`, `a list`, `a mapping`, `nothing`. */
-export function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (value === undefined || value === null) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
@@ -95,6 +95,7 @@ export function describe(value: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** The value at a path inside `value`, or `undefined`. */
 export function valueAt(value: unknown, path: readonly PathSegment[]): unknown {
   let cur = value;
   for (const seg of path) {
