@@ -238,6 +238,6 @@ describe('runbook sets', () => {
     await writeFile(join(dir, 'sub', 'x.yaml'), HEADER.replace('runbook: demo', 'runbook: x').replace('[demo.run]', '[x.run]') + GET_STEP);
     const { set, problems: ps } = await loadRunbookFiles([join(dir, 'a.yaml'), join(dir, 'sub'), join(dir, 'missing.yaml')]);
     expect(set.runbooks.map((r) => r.id)).toEqual(['demo', 'x']);
-    expect(ps).toEqual([{ file: join(dir, 'missing.yaml'), path: '', message: 'cannot read: ENOENT' }]);
+    expect(ps).toEqual([{ file: join(dir, 'missing.yaml'), path: '', message: 'cannot read: no such file or folder (ENOENT)' }]);
   });
 });

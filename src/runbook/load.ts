@@ -99,7 +99,7 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
         files.push(...names.map((n) => join(p, n)));
       } else files.push(p);
     } catch (err) {
-      problems.push({ file: p, path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      problems.push({ file: p, path: '', message: cannotRead(err) });
     }
   }
   const results: FileResult[] = [];
@@ -108,7 +108,7 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      problems.push({ file, path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      problems.push({ file, path: '', message: cannotRead(err) });
       continue;
     }
     const r = compileFile(text, file, opts);
@@ -117,6 +117,12 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
   }
   problems.push(...setProblems(results));
   return { set: buildRunbookSet(results.flatMap((r) => (r.runbook ? [r.runbook] : []))), problems };
+}
+
+function cannotRead(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'no such file or folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  return `cannot read: ${why}${code && !why.includes(code) ? ` (${code})` : ''}`;
 }
 
 /** Loads every runbook in a folder (`*.yaml`, `*.yml`). */
