@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from './decide.js';
 import type { Decision, OrchestratorEvent, TaskView } from './types.js';
-import type { CompiledRunbook } from '../runbook/plan.js';
+import type { CompiledRunbook, CompiledStep } from '../runbook/plan.js';
 import type { RawOutcome } from './outcome.js';
 import { env, expr, http, httpStep, plan, T0, taskView, tpl } from '../../test/helpers/plan-builder.js';
 
@@ -364,6 +364,108 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(runOnce(p, noModel).second.commit?.escalation?.kind).toBe('ambiguous_state');
     const withFallback = plan([{ ...decideStep, fallback: 'restart' }, httpStep('failover'), httpStep('restart')]);
     expect(runOnce(withFallback, noModel).second.next).toMatchObject({ type: 'perform', attempt: { step: 'restart' } });
+  });
+});
+
+describe('decide: the agent guard, model calls and the call cap', () => {
+  const options = [
+    { id: 'restart', goto: 'restart', escalate: false, when: expr('degraded', () => true) },
+    { id: 'failover', goto: 'failover', escalate: false, when: expr('prod', () => false) },
+    { id: 'hand-to-human', escalate: true },
+  ];
+  const choose = (over: Partial<CompiledStep> = {}, opts = options) =>
+    httpStep('choose', { spec: { action: 'decide', with: { question: 'which?', show: [], options: opts, minConfidence: 0.7 } }, changes: false, repeat: 'safe', ...over });
+  const p = plan([choose(), httpStep('failover'), httpStep('restart')]);
+  const answer = (over: Record<string, unknown> = {}) => ({
+    kind: 'result' as const,
+    result: { option: 'restart', rationale: 'health says degraded', confidence: 0.9, model: 'm-1', latencyMs: 42, tokens: { input: 120, output: 30 }, ...over },
+  });
+  const eventData = (d: Decision, type: string) => d.commit?.events.filter((e) => e.type === type).map((e) => e.data) ?? [];
+
+  it('follows a valid choice, records the call and the verdict, and keeps the rationale out of the captures', () => {
+    const { second, task } = runOnce(p, answer());
+    expect(second.next).toMatchObject({ type: 'perform', attempt: { step: 'restart' } });
+    expect(eventData(second, 'agent.call')).toEqual([{ model: 'm-1', latencyMs: 42, tokens: { input: 120, output: 30 }, ok: true }]);
+    expect(eventData(second, 'agent.proposal')).toEqual([
+      expect.objectContaining({ model: 'm-1', option: 'restart', rationale: 'health says degraded', confidence: 0.9, offered: ['restart', 'hand-to-human'], accepted: true, verdict: 'accepted' }),
+    ]);
+    // A later step can branch on the option, but no text of the model's reaches its parameters.
+    expect(task.steps.choose?.captures).toEqual({ option: 'restart', confidence: 0.9 });
+  });
+
+  it('refuses an answer that did not parse, with the raw text on the record, and runs nothing', () => {
+    const { second } = runOnce(p, answer({ option: '', confidence: Number.NaN, problem: 'the answer is not JSON', raw: 'I think restart' }));
+    expect(second.commit?.escalation).toMatchObject({ kind: 'off_policy', failureClass: 'off_policy', step: 'choose' });
+    expect(eventData(second, 'agent.proposal')[0]).toMatchObject({ accepted: false, verdict: 'off_policy', why: 'the answer is not JSON', raw: 'I think restart' });
+    expect(second.next.type).toBe('release');
+    expect(second.commit?.startAttempt).toBeUndefined();
+  });
+
+  it('refuses a late answer even when the option was offered', () => {
+    const { second } = runOnce(p, answer({ problem: "answered after the step's timeout of 50ms" }));
+    expect(second.commit?.escalation?.kind).toBe('off_policy');
+    expect(second.commit?.patch.steps?.restart?.status).toBe('pending');
+  });
+
+  it('an accepted option that escalates hands over with the decision done', () => {
+    const { second } = runOnce(p, answer({ option: 'hand-to-human' }));
+    expect(second.commit?.escalation).toMatchObject({ kind: 'ambiguous_state', failureClass: null });
+    expect(second.commit?.patch.steps?.choose?.status).toBe('succeeded');
+  });
+
+  it('a model error escalates cleanly: the call is on the record and no action runs', () => {
+    const refused = { kind: 'error' as const, code: 'MODEL_ERROR', failureClass: 'permission' as const, message: 'model m-1: 401 bad key', maybeApplied: false, agent: { model: 'm-1', latencyMs: 8 } };
+    const { second } = runOnce(p, refused);
+    expect(second.commit?.escalation).toMatchObject({ kind: 'non_retryable', failureClass: 'permission', step: 'choose' });
+    expect(eventData(second, 'agent.call')).toEqual([{ model: 'm-1', latencyMs: 8, tokens: null, ok: false, error: 'model m-1: 401 bad key' }]);
+    expect(eventData(second, 'agent.proposal')).toEqual([]);
+    expect(second.next.type).toBe('release');
+    expect(second.commit?.patch.steps?.restart?.status).toBe('pending');
+  });
+
+  it('a model that did not answer in time is retried by the step policy, counted against the cap', () => {
+    const timedOut = { kind: 'error' as const, code: 'TIMEOUT', failureClass: 'timeout' as const, message: 'no answer within 50ms', maybeApplied: false, agent: { model: 'm-1', latencyMs: 50 } };
+    const { second, task } = runOnce(p, timedOut);
+    expect(second.commit?.to).toBe('retry_scheduled');
+    expect(task.cursor.agentCalls).toBe(1);
+    const retry = decide({ ...task, state: 'running' }, p, claimed, env());
+    expect(retry.next).toMatchObject({ type: 'perform', attempt: { step: 'choose', attempt: 2 } });
+    expect(retry.commit?.patch.cursor?.agentCalls).toBe(2);
+  });
+
+  it('stops asking the model at the cap: escalates budget_exhausted, or follows a named fallback', () => {
+    const capped = taskView(p, { cursor: { agentCalls: 3 } });
+    const d = decide(capped, p, claimed, env(T0, { agentCallCap: 3 }));
+    expect(d.next.type).toBe('release');
+    expect(d.commit?.startAttempt).toBeUndefined();
+    expect(d.commit?.escalation).toMatchObject({ kind: 'budget_exhausted', step: 'choose' });
+    expect(d.commit?.escalation?.message).toMatch(/cap of 3 model calls/);
+
+    const withFallback = plan([choose({ fallback: 'restart' }), httpStep('failover'), httpStep('restart')]);
+    const f = decide(taskView(withFallback, { cursor: { agentCalls: 10 } }), withFallback, claimed, env());
+    expect(f.next).toMatchObject({ type: 'perform', attempt: { step: 'restart' } });
+    expect(eventData(f, 'agent.proposal')[0]).toMatchObject({ model: null, option: 'restart', fallback: 'restart', accepted: true });
+  });
+
+  it('under the cap the call starts and is counted', () => {
+    const d = decide(taskView(p, { cursor: { agentCalls: 2 } }), p, claimed, env(T0, { agentCallCap: 3 }));
+    expect(d.next).toMatchObject({ type: 'perform', attempt: { step: 'choose' } });
+    expect(d.commit?.patch.cursor?.agentCalls).toBe(3);
+  });
+
+  it('without a model no call is counted, and a fallback that is not offered is refused', () => {
+    const noModel = { kind: 'error' as const, code: 'NO_MODEL', message: 'no model configured' };
+    expect(runOnce(p, noModel).task.cursor.agentCalls).toBe(0);
+    const offPolicyFallback = plan([choose({ fallback: 'failover' }), httpStep('failover'), httpStep('restart')]);
+    expect(runOnce(offPolicyFallback, noModel).second.commit?.escalation?.kind).toBe('off_policy');
+  });
+
+  it('with no option offered it escalates before asking anyone', () => {
+    const none = plan([choose({}, [options[1]!]), httpStep('failover'), httpStep('restart')]);
+    const d = decide(taskView(none), none, claimed, env());
+    expect(d.next.type).toBe('release');
+    expect(d.commit?.startAttempt).toBeUndefined();
+    expect(d.commit?.escalation).toMatchObject({ kind: 'ambiguous_state', failureClass: 'ambiguous', step: 'choose' });
   });
 });
 

@@ -16,9 +16,13 @@ import { observe } from './observe.js';
 import { evaluateCheck, evaluateProbe, pollAgain } from '../verifiers/index.js';
 import { formatDuration } from '../runbook/duration.js';
 import type { DecideEnv, Decision, OpenAttempt, OrchestratorEvent, TaskView } from './types.js';
+import { judgeProposal, quote, type Judgement } from './agent-guard.js';
 
 /** Compensations of transient failures tried in place before the rollback escalates. */
 export const COMPENSATION_TRIES = 3;
+
+/** Model calls one task may make in all when `DecideEnv.agentCallCap` does not say. */
+export const DEFAULT_AGENT_CALL_CAP = 10;
 
 export function decide(task: TaskView, plan: CompiledRunbook, event: OrchestratorEvent, env: DecideEnv): Decision {
   const d = new Draft(task, plan, env);
@@ -189,6 +193,12 @@ function enterStep(d: Draft, step: CompiledStep): Decision | null {
       }
     }
     d.cursor.offered = offered;
+    if (offered.length === 0) {
+      // Nothing to choose from: asking a model would only invite an answer the guard refuses.
+      d.setStatus(step.id, 'failed', 'no option is offered in this state');
+      d.escalate({ kind: 'ambiguous_state', failureClass: 'ambiguous', step: step.id, message: `${step.id}: no option's condition holds, so there is nothing to choose from` });
+      return release(d);
+    }
   }
 
   d.setStatus(step.id, 'running');
@@ -279,10 +289,16 @@ function yieldIfStopping(d: Draft): Decision | null {
   return release(d);
 }
 
-function startAction(d: Draft, step: CompiledStep): Decision {
+function startAction(d: Draft, step: CompiledStep): Decision | null {
   const yielded = yieldIfStopping(d);
   if (yielded) return yielded;
   if (deadlinePassed(d, step)) return release(d);
+  if (step.spec.action === 'decide') {
+    const cap = d.env.agentCallCap ?? DEFAULT_AGENT_CALL_CAP;
+    if ((d.cursor.agentCalls ?? 0) >= cap) return applyFallback(d, step, `the task's cap of ${cap} model calls is reached`, 'budget_exhausted');
+    // Counted when the call starts, durably with the attempt, so a crash mid-call still counts.
+    d.cursor.agentCalls = (d.cursor.agentCalls ?? 0) + 1;
+  }
   const ctx = d.context(step);
   let key: string | null;
   try {
@@ -513,51 +529,75 @@ function onProbed(
 
 function onDecided(d: Draft, step: CompiledStep, cls: Classified, raw: RawOutcome): Decision | null {
   if (step.spec.action !== 'decide') throw new Error('not a decide step');
-  const spec = step.spec.with;
-  let choice: { option: string; rationale: string; confidence: number; model?: string } | null = null;
-  if (!cls.ok && raw.kind === 'error' && raw.code === 'NO_MODEL') {
-    const fallback = step.fallback ?? 'escalate';
-    d.event('agent.proposal', step.id, { model: null, accepted: fallback !== 'escalate', fallback, reason: 'no model configured' });
-    if (fallback === 'escalate') {
-      d.setStatus(step.id, 'failed', 'no model; fallback escalate');
-      d.escalate({ kind: 'ambiguous_state', failureClass: 'ambiguous', step: step.id, message: `${step.id} needs a decision and no model is configured (fallback: escalate)` });
-      return release(d);
-    }
-    choice = { option: fallback, rationale: 'runbook fallback (no model configured)', confidence: 1 };
-  } else if (!cls.ok) {
-    return onFailure(d, step, cls);
-  } else {
-    const r = asRecord(cls.result);
-    choice = {
-      option: String(r.option ?? ''),
-      rationale: String(r.rationale ?? ''),
-      confidence: typeof r.confidence === 'number' ? r.confidence : Number.NaN,
-      ...(typeof r.model === 'string' ? { model: r.model } : {}),
-    };
+  if (raw.kind === 'error' && raw.code === 'NO_MODEL') {
+    // No call was made: give back the one counted when the attempt started.
+    if (d.cursor.agentCalls) d.cursor.agentCalls -= 1;
+    return applyFallback(d, step, 'no model is configured', 'ambiguous_state');
   }
-  const offered = d.cursor.offered ?? [];
-  const option = spec.options.find((o) => o.id === choice!.option);
-  const base = { model: choice.model ?? null, option: choice.option, rationale: choice.rationale, confidence: choice.confidence, offered };
-  if (!option || !offered.includes(option.id)) {
-    d.event('agent.proposal', step.id, { ...base, accepted: false, verdict: 'off_policy', why: option ? 'option not offered' : 'unknown option' });
-    d.setStatus(step.id, 'failed', `refused proposal ${choice.option}`);
-    d.escalate({ kind: 'off_policy', failureClass: 'off_policy', step: step.id, message: `proposal "${choice.option}" refused: ${option ? 'not offered in this state' : 'not an option of this step'}; offered: ${offered.join(', ') || 'none'}` });
+  if (raw.kind === 'error' && raw.agent) {
+    d.event('agent.call', step.id, { model: raw.agent.model, latencyMs: raw.agent.latencyMs ?? null, tokens: null, ok: false, error: raw.message });
+  }
+  // A model that failed without answering chose nothing: the retry policy, then escalation.
+  if (!cls.ok) return onFailure(d, step, cls);
+  const r = asRecord(cls.result);
+  const model = typeof r.model === 'string' ? r.model : null;
+  const tokens = asRecord(r.tokens ?? {});
+  d.event('agent.call', step.id, {
+    model,
+    latencyMs: typeof r.latencyMs === 'number' ? r.latencyMs : null,
+    tokens: { input: typeof tokens.input === 'number' ? tokens.input : null, output: typeof tokens.output === 'number' ? tokens.output : null },
+    ok: true,
+  });
+  const proposal = {
+    model,
+    option: r.option ?? null,
+    rationale: r.rationale ?? null,
+    confidence: r.confidence ?? null,
+    ...(typeof r.raw === 'string' && r.raw ? { raw: r.raw } : {}),
+  };
+  return applyJudgement(d, step, judgeProposal(step.spec.with, d.cursor.offered ?? [], r), proposal);
+}
+
+/**
+ * Without a model's answer (none configured, or the task's call cap reached): the runbook's
+ * `fallback` option goes through the same guard as a proposal; `escalate` hands over.
+ */
+function applyFallback(d: Draft, step: CompiledStep, reason: string, kind: 'ambiguous_state' | 'budget_exhausted'): Decision | null {
+  if (step.spec.action !== 'decide') throw new Error('not a decide step');
+  const fallback = step.fallback ?? 'escalate';
+  if (fallback === 'escalate') {
+    d.event('agent.proposal', step.id, { model: null, option: null, rationale: null, confidence: null, offered: d.cursor.offered ?? [], accepted: false, verdict: 'fallback', fallback, why: `${reason}; fallback: escalate` });
+    d.setStatus(step.id, 'failed', `${reason}; fallback escalate`);
+    d.escalate({ kind, failureClass: kind === 'ambiguous_state' ? 'ambiguous' : null, step: step.id, message: `${step.id} needs a decision and ${reason} (fallback: escalate)` });
     return release(d);
   }
-  if (!(choice.confidence >= spec.minConfidence)) {
-    d.event('agent.proposal', step.id, { ...base, accepted: false, verdict: 'ambiguous', why: `confidence under ${spec.minConfidence}` });
-    d.setStatus(step.id, 'failed', 'low confidence');
-    d.escalate({ kind: 'ambiguous_state', failureClass: 'ambiguous', step: step.id, message: `proposal "${choice.option}" has confidence ${choice.confidence}, under ${spec.minConfidence}` });
+  const choice = { option: fallback, rationale: `runbook fallback: ${reason}`, confidence: 1 };
+  return applyJudgement(d, step, judgeProposal(step.spec.with, d.cursor.offered ?? [], choice), { model: null, ...choice, fallback });
+}
+
+/** Records the guard's verdict and does what it allows. The proposal's text goes to the ledger only. */
+function applyJudgement(d: Draft, step: CompiledStep, j: Judgement, proposal: Record<string, unknown>): Decision | null {
+  const event = { ...proposal, offered: d.cursor.offered ?? [], accepted: j.verdict === 'accepted', verdict: j.verdict, why: j.why };
+  d.event('agent.proposal', step.id, event);
+  if (j.verdict !== 'accepted') {
+    const refused = j.verdict === 'off_policy';
+    d.setStatus(step.id, 'failed', refused ? `refused proposal ${quote(proposal.option)}` : 'low confidence');
+    d.escalate(
+      refused
+        ? { kind: 'off_policy', failureClass: 'off_policy', step: step.id, message: `proposal ${quote(proposal.option)} refused: ${j.why}` }
+        : { kind: 'ambiguous_state', failureClass: 'ambiguous', step: step.id, message: `proposal ${quote(proposal.option)}: ${j.why}` },
+    );
     return release(d);
   }
-  d.event('agent.proposal', step.id, { ...base, accepted: true, verdict: 'accepted' });
-  d.record(step.id).captures = { option: option.id, rationale: choice.rationale, confidence: choice.confidence };
-  if (option.escalate) {
+  // The option's id (the runbook's own word) and the confidence; never the rationale, so no
+  // text of the model's can reach a later step's parameters through `steps.<id>`.
+  d.record(step.id).captures = { option: j.option.id, confidence: proposal.confidence };
+  if (j.option.escalate) {
     d.setStatus(step.id, 'succeeded');
-    d.escalate({ kind: 'ambiguous_state', failureClass: null, step: step.id, message: `${step.id}: option "${option.id}" hands the task to a person` });
+    d.escalate({ kind: 'ambiguous_state', failureClass: null, step: step.id, message: `${step.id}: option "${j.option.id}" hands the task to a person` });
     return release(d);
   }
-  return stepSucceeded(d, step, option.goto);
+  return stepSucceeded(d, step, j.option.goto);
 }
 
 function onCompensated(d: Draft, step: CompiledStep, cls: Classified): Decision | null {

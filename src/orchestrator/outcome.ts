@@ -36,6 +36,8 @@ export type RawOutcome =
       failureClass?: FailureClass;
       /** True when the request may have reached the other side (the effect may have happened). */
       maybeApplied?: boolean;
+      /** A model call that failed: which model and how long it took, for the `agent.call` event. */
+      agent?: { model: string; latencyMs?: number };
     };
 
 export type Classified =

@@ -48,6 +48,8 @@ export interface Cursor {
   key?: string;
   /** Options a `decide` step offered (their `when` held). */
   offered?: string[];
+  /** Model calls this task has started (all `decide` steps), against `DecideEnv.agentCallCap`. */
+  agentCalls?: number;
   /** Steps still to compensate, newest first; the failures of the one in progress. */
   compensation?: { queue: string[]; failures: number };
   /** A step failed and the task went on: it can end `partially_completed` at best. */
@@ -156,4 +158,6 @@ export interface DecideEnv {
   secrets: Record<string, string>;
   /** The worker is stopping: record what finished, start nothing new, hand the task back. */
   stopping?: boolean;
+  /** Model calls one task may make in all (`RUNWARDEN_LLM_MAX_CALLS`). Default 10. */
+  agentCallCap?: number;
 }
