@@ -3,16 +3,25 @@ import type { ActionSpec } from '../runbook/plan.js';
 import type { RawOutcome } from '../orchestrator/outcome.js';
 import type { DecisionAgent } from './decision-agent.js';
 import type { ExecuteContext, Executor } from './executor.js';
+import { runDecide } from './decide-action.js';
 import { runExec } from './exec-action.js';
 import { runHttp } from './http-action.js';
 import type { PluginActions } from './plugins.js';
 import { renderTree } from './render.js';
 
 export type { ExecuteContext, Executor } from './executor.js';
-export type { DecisionAgent, DecisionProposal, DecisionRequest } from './decision-agent.js';
+export type { DecisionAgent, DecisionProposal, DecisionRequest, TokenUse } from './decision-agent.js';
+export { ModelCallError, isModelCallError } from './decision-agent.js';
+export { OpenAIDecisionAgent, agentFromEnv } from './openai-decision-agent.js';
+export { LLM_DEFAULTS, createChatModel, llmSettingsFromEnv, maxCallsFromEnv, type LlmSettings } from './llm-config.js';
+export { adviseWhy, advisorFromEnv, type Advisor } from './advisor.js';
 export type { PluginAction, PluginActions } from './plugins.js';
 export { pluginActions } from './plugins.js';
 
+/**
+ * One executor for every action. `agent` runs `decide` steps; without one (no model configured)
+ * a `decide` step reports `NO_MODEL` and takes its `fallback`.
+ */
 export function createExecutor(opts: { plugins?: PluginActions; agent?: DecisionAgent | null } = {}): Executor {
   return {
     async run(spec: ActionSpec, ctx: ExecuteContext): Promise<RawOutcome> {
@@ -44,27 +53,4 @@ async function runPlugin(name: string, tree: Parameters<typeof renderTree>[0], c
     return { kind: 'error', failureClass: 'invalid_input', message: `${name}: with is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`, maybeApplied: false };
   }
   return plugin.run(parsed.data, { ...ctx, idempotencyKey: ctx.attempt.idempotencyKey });
-}
-
-async function runDecide(w: Extract<ActionSpec, { action: 'decide' }>['with'], ctx: ExecuteContext, agent: DecisionAgent | null): Promise<RawOutcome> {
-  if (!agent) return { kind: 'error', code: 'NO_MODEL', message: 'no model configured', maybeApplied: false };
-  const shown: Record<string, unknown> = {};
-  for (const e of w.show) shown[e.source] = e.evaluate(ctx.expr);
-  const offered = (ctx.step.spec.action === 'decide' ? w.options : []).filter((o) => {
-    try {
-      return !o.when || o.when.test(ctx.expr);
-    } catch {
-      return false;
-    }
-  });
-  const proposal = await agent.propose({
-    taskId: ctx.expr.task.id,
-    step: ctx.step.id,
-    question: w.question,
-    shown,
-    options: offered.map((o) => ({ id: o.id, ...(o.goto ? { goto: o.goto } : {}), escalate: o.escalate })),
-    signal: ctx.signal,
-    ...(ctx.timeoutMs !== undefined ? { timeoutMs: ctx.timeoutMs } : {}),
-  });
-  return { kind: 'result', result: proposal };
 }
