@@ -1,0 +1,268 @@
+/**
+ * The database handle: PostgreSQL through node-postgres, or the embedded PGlite, behind one small
+ * interface so every query in `src/store` runs unchanged on both. Migrations (drizzle-kit, in
+ * `drizzle/`) apply on open.
+ *
+ * Both drivers return the same JavaScript types for the same columns (`timestamptz` -> Date,
+ * `jsonb` -> parsed value, `int8` -> number), so row mappers need no per-backend branches.
+ */
+import { dirname, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
+import { RunwardenError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { Listener } from './listener.js';
+
+export interface Db {
+  readonly kind: 'pglite' | 'postgres';
+  /** Where it is: a PostgreSQL URL, a PGlite directory (absolute), or `memory://`. */
+  readonly target: string;
+  /** Raw SQL with $1.. params; `name` makes it a prepared statement where the driver supports it. */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[], opts?: { name?: string }): Promise<T[]>;
+  /**
+   * Runs fn in one transaction: committed when fn resolves, rolled back (then rethrown) when it
+   * rejects. Inside, use the `tx` handle only: a nested `transaction` joins the outer one, and
+   * on PGlite (one connection) a query on the outer handle would wait for the transaction forever.
+   */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** LISTEN on PostgreSQL (one dedicated connection per Db); on PGlite its own listen. Returns an unlisten. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** NOTIFY; inside a transaction it is delivered at commit, and not at all after a rollback. */
+  notify(channel: string, payload: string): Promise<void>;
+  /** Closes the database (idempotent). On a transaction handle it is a bug and throws. */
+  close(): Promise<void>;
+}
+
+export interface OpenDbOptions {
+  /** Default: silent. */
+  logger?: Logger;
+  /** Apply pending migrations on open. Default true. */
+  migrate?: boolean;
+  /** PostgreSQL pool size. Default 10. */
+  poolSize?: number;
+}
+
+/** The committed migrations, in the package root beside `src/` and `dist/` (never cwd). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+/** Serialises migrators across processes on one PostgreSQL server ('rwm'). */
+const MIGRATION_LOCK = 0x72776d;
+
+export const MEMORY_TARGET = 'memory://';
+
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
+/** The target without credentials, for messages and logs. */
+export function describeTarget(target: string): string {
+  if (!isPostgresUrl(target)) return target;
+  try {
+    const u = new URL(target);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+/**
+ * Opens a database: `postgres://` or `postgresql://` is a node-postgres pool; `memory://` an
+ * in-memory PGlite; anything else a PGlite data directory (created if missing; `file://` prefix
+ * optional). Pending migrations are applied unless `migrate: false`. A database that cannot be
+ * reached or opened is RunwardenError('DATABASE_UNAVAILABLE').
+ */
+export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<Db> {
+  const logger = opts.logger ?? silentLogger;
+  if (!target.trim()) throw new RunwardenError('DATABASE_UNAVAILABLE', 'no database given: pass --db <postgres URL or directory>');
+  const started = performance.now();
+  const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target);
+  if (opts.migrate !== false) {
+    try {
+      await opened.migrate();
+    } catch (err) {
+      await opened.db.close().catch(() => undefined);
+      if (err instanceof RunwardenError) throw err;
+      throw new RunwardenError('DATABASE_UNAVAILABLE', `migrating ${describeTarget(target)} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  logger.debug({ kind: opened.db.kind, ms: Math.round(performance.now() - started) }, 'database open');
+  return opened.db;
+}
+
+interface Opened {
+  db: Db;
+  migrate(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+/** Errors that mean the server is gone or refuses us, not that the statement was wrong. */
+const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '3D000', '28000', '28P01', '53300']);
+
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_ERRNO.has(code) || CONNECTION_SQLSTATE.has(code) || code.startsWith('08'))) return true;
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}
+
+function unavailable(err: unknown, target: string): unknown {
+  if (!isConnectionError(err)) return err;
+  return new RunwardenError('DATABASE_UNAVAILABLE', `the database at ${describeTarget(target)} is unavailable: ${(err as Error).message}`, { cause: err });
+}
+
+/** int8 (counts, bigserial ids) as numbers, the way PGlite returns them, not strings. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+async function openPostgres(url: string, poolSize: number, logger: Logger): Promise<Opened> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes });
+  // An idle client's error (server restart) would otherwise crash the process; its next use fails and is mapped.
+  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  try {
+    (await pool.connect()).release();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot connect to ${describeTarget(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  const listener = new Listener(() => new pg.Client({ connectionString: url, types: pgTypes }), logger);
+  let closed = false;
+
+  const handle = (client: pg.Pool | pg.PoolClient, inTx: boolean): Db => {
+    const db: Db = {
+      kind: 'postgres',
+      target: url,
+      async query<T>(text: string, params: unknown[] = [], o: { name?: string } = {}): Promise<T[]> {
+        try {
+          const res = await client.query(o.name ? { name: o.name, text, values: params } : { text, values: params });
+          return res.rows as T[];
+        } catch (err) {
+          throw unavailable(err, url);
+        }
+      },
+      async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+        if (inTx) return fn(db);
+        let c: pg.PoolClient;
+        try {
+          c = await pool.connect();
+        } catch (err) {
+          throw unavailable(err, url);
+        }
+        let broken: Error | undefined;
+        try {
+          await c.query('BEGIN');
+          const result = await fn(handle(c, true));
+          await c.query('COMMIT');
+          return result;
+        } catch (err) {
+          await c.query('ROLLBACK').catch((e: Error) => {
+            broken = e; // a connection that cannot roll back goes back to no pool
+          });
+          throw unavailable(err, url);
+        } finally {
+          c.release(broken);
+        }
+      },
+      listen: (channel, onNotify) => listener.listen(channel, onNotify),
+      async notify(channel, payload) {
+        await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      },
+      async close() {
+        if (inTx) throw new Error('close() called on a transaction handle');
+        if (closed) return;
+        closed = true;
+        await listener.close();
+        await pool.end();
+      },
+    };
+    return db;
+  };
+
+  return {
+    db: handle(pool, false),
+    async migrate() {
+      // One dedicated connection: the advisory lock is per session, and drizzle's migrator reads
+      // the applied set before its transaction, so two unguarded migrators would both apply.
+      const c = await pool.connect();
+      try {
+        await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        await migratePg(drizzlePg({ client: c }), { migrationsFolder: MIGRATIONS_DIR });
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+        c.release();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PGlite
+
+async function openPglite(target: string): Promise<Opened> {
+  const memory = target === MEMORY_TARGET || target === ':memory:';
+  const dir = memory ? undefined : resolve(target.replace(/^file:\/\//, ''));
+  let unlock = async (): Promise<void> => undefined;
+  let pglite: PGlite;
+  try {
+    if (dir) {
+      await mkdir(dirname(dir), { recursive: true });
+      // PGlite takes no lock of its own: two processes on one directory lose writes silently.
+      unlock = await lockDataDir(dir);
+    }
+    pglite = dir ? await PGlite.create(dir) : await PGlite.create();
+  } catch (err) {
+    await unlock();
+    if (err instanceof RunwardenError) throw err;
+    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot open the embedded database at ${target}: ${(err as Error).message}`, { cause: err });
+  }
+  const where = dir ?? MEMORY_TARGET;
+
+  const handle = (conn: PGlite | Transaction, tx: Transaction | undefined): Db => {
+    const db: Db = {
+      kind: 'pglite',
+      target: where,
+      async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
+        return (await conn.query<T>(text, params)).rows;
+      },
+      async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+        if (tx) return fn(db);
+        // PGlite's transaction holds its one connection and rolls back before rethrowing.
+        return pglite.transaction((t) => fn(handle(t, t)));
+      },
+      async listen(channel, onNotify) {
+        // Inside a transaction the LISTEN must run on it: the connection is the transaction's.
+        const unlisten = await pglite.listen(channel, onNotify, tx);
+        return async () => {
+          if (!pglite.closed) await unlisten();
+        };
+      },
+      async notify(channel, payload) {
+        await conn.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      },
+      async close() {
+        if (tx) throw new Error('close() called on a transaction handle');
+        if (!pglite.closed) await pglite.close();
+        await unlock();
+      },
+    };
+    return db;
+  };
+
+  return {
+    db: handle(pglite, undefined),
+    migrate: () => migratePglite(drizzlePglite({ client: pglite }), { migrationsFolder: MIGRATIONS_DIR }),
+  };
+}

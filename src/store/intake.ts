@@ -1,0 +1,65 @@
+/**
+ * Storing an intake decision: a `queued` task or a `rejected` one with its reasons, with its
+ * first ledger event. `externalRef` deduplicates through the unique index (ON CONFLICT), never
+ * read-then-write, so concurrent submissions of one ref create exactly one task.
+ */
+import type { TaskState } from '../lifecycle/vocabulary.js';
+import type { Db } from './db.js';
+import { getTask, mapTaskRow, type StepRecord, type TaskRow } from './tasks.js';
+
+export interface NewTask {
+  id: string;
+  externalRef: string | null;
+  taskClass: string;
+  runbookId: string | null;
+  runbookVersion: number | null;
+  requestedBy: string | null;
+  input: Record<string, unknown>;
+  priority: number;
+  state: Extract<TaskState, 'queued' | 'rejected'>;
+  steps: Record<string, StepRecord>;
+  retryLimit: number;
+  deadlineAt: Date | null;
+  rejection: unknown;
+  event: { type: 'intake.accepted' | 'intake.rejected'; actor: string; data: Record<string, unknown> };
+}
+
+const INSERT_SQL = `
+WITH t AS (
+  INSERT INTO tasks (id, external_ref, task_class, runbook_id, runbook_version, requested_by, input, priority, state,
+                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13::jsonb, 1, $14, $14)
+  ON CONFLICT (external_ref) DO NOTHING
+  RETURNING *
+), ev AS (
+  INSERT INTO events (task_id, seq, at, type, step, actor, data)
+  SELECT id, 1, $14, $15, NULL, $16, $17::jsonb FROM t
+)
+SELECT * FROM t`;
+
+/** Inserts the task, or returns the existing one with the same externalRef (`created: false`). */
+export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task: TaskRow; created: boolean }> {
+  const rows = await db.query<Record<string, unknown>>(INSERT_SQL, [
+    t.id,
+    t.externalRef,
+    t.taskClass,
+    t.runbookId,
+    t.runbookVersion,
+    t.requestedBy,
+    JSON.stringify(t.input),
+    t.priority,
+    t.state,
+    JSON.stringify(t.steps),
+    t.retryLimit,
+    t.deadlineAt,
+    t.rejection === null ? null : JSON.stringify(t.rejection),
+    now,
+    t.event.type,
+    t.event.actor,
+    JSON.stringify(t.event.data),
+  ], { name: 'rw_insert_task' });
+  if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };
+  const existing = t.externalRef ? await getTask(db, t.externalRef) : undefined;
+  if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by externalRef`);
+  return { task: existing, created: false };
+}

@@ -1,0 +1,118 @@
+/**
+ * LISTEN on PostgreSQL: one dedicated connection per Db, outside the pool, shared by every
+ * channel. A pooled connection would be taken from the queries and could be handed back with
+ * its LISTENs still active. When the connection drops it is reopened and every channel listened
+ * again; notifications sent in between are lost, so listeners must also poll (workers do).
+ */
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+type Handler = (payload: string) => void;
+
+/** Reconnect delays after the listening connection drops (ms), the last one repeated. */
+const BACKOFF_MS = [100, 500, 2000, 5000];
+
+export class Listener {
+  private client: pg.Client | undefined;
+  private connecting: Promise<pg.Client> | undefined;
+  private readonly channels = new Map<string, Set<Handler>>();
+  private closed = false;
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connect: () => pg.Client,
+    private readonly logger: Logger,
+  ) {}
+
+  async listen(channel: string, handler: Handler): Promise<() => Promise<void>> {
+    if (this.closed) throw new Error('listen() after close()');
+    let handlers = this.channels.get(channel);
+    const first = !handlers;
+    if (!handlers) {
+      handlers = new Set();
+      this.channels.set(channel, handlers);
+    }
+    handlers.add(handler);
+    if (first) {
+      try {
+        const client = await this.ensureClient();
+        await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        handlers.delete(handler);
+        if (handlers.size === 0) this.channels.delete(channel);
+        throw err;
+      }
+    }
+    return async () => {
+      const set = this.channels.get(channel);
+      if (!set?.delete(handler) || set.size > 0) return;
+      this.channels.delete(channel);
+      await this.client?.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`).catch(() => undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.channels.clear();
+    const client = this.client ?? (await this.connecting?.catch(() => undefined));
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private ensureClient(): Promise<pg.Client> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= (async () => {
+      const client = this.connect();
+      client.on('notification', (m) => {
+        for (const h of this.channels.get(m.channel) ?? []) {
+          try {
+            h(m.payload ?? '');
+          } catch (err) {
+            this.logger.error({ err, channel: m.channel }, 'notification handler failed');
+          }
+        }
+      });
+      client.on('error', (err) => this.dropped(client, err));
+      client.on('end', () => this.dropped(client));
+      try {
+        await client.connect();
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      } finally {
+        this.connecting = undefined;
+      }
+      this.client = client;
+      this.failures = 0;
+      return client;
+    })();
+    return this.connecting;
+  }
+
+  private dropped(client: pg.Client, err?: Error): void {
+    if (this.client !== client || this.closed) return;
+    this.client = undefined;
+    this.logger.warn({ err }, 'listening connection lost; reconnecting');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.channels.size === 0) return;
+    const delay = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)]!;
+    this.failures++;
+    this.retryTimer = setTimeout(() => {
+      void this.ensureClient()
+        .then(async (client) => {
+          for (const channel of this.channels.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        })
+        .catch((err: unknown) => {
+          this.logger.warn({ err }, 'reconnecting the listening connection failed');
+          this.scheduleReconnect();
+        });
+    }, delay);
+    // A reconnect alone must not keep the process alive.
+    this.retryTimer.unref();
+  }
+}
