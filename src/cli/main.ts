@@ -12,6 +12,9 @@ const pkg = require('../../package.json') as { version: string };
 const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/validate.js'),
   () => import('./commands/schema.js'),
+  () => import('./commands/packet.js'),
+  () => import('./commands/work.js'),
+  () => import('./commands/actions.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {

@@ -37,7 +37,7 @@ export const TRANSITIONS = {
     'cancelled',
   ],
   in_handover: ['queued', 'compensating', 'completed', 'partially_completed', 'failed', 'cancelled'],
-  failed: ['queued'],
+  failed: ['queued', 'cancelled'],
   completed: [],
   partially_completed: [],
   rolled_back: [],

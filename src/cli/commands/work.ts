@@ -1,0 +1,64 @@
+/** `runwarden work`: run a worker until stopped, or `--until-idle`. */
+import type { Command } from 'commander';
+import { agentFromEnv, createExecutor } from '../../agents/index.js';
+import { parseDuration } from '../../runbook/duration.js';
+import { Worker } from '../../orchestrator/worker.js';
+import { openRuntime } from '../../runtime.js';
+import { RunwardenError } from '../../errors.js';
+import { action, commonOptions, printJson, withCommon } from '../common.js';
+
+export function register(program: Command): void {
+  withCommon(
+    program
+      .command('work')
+      .description('run a worker: claim due tasks and carry them to a verified end, or stop them safely')
+      .option('--until-idle', 'return once no task is queued, running, retry_scheduled or compensating')
+      .option('--concurrency <n>', 'tasks driven at once', '4')
+      .option('--worker-id <id>', 'this worker\'s name in leases and the ledger')
+      .option('--lease <duration>', 'how long a claim holds without renewal', '30s'),
+  ).action(
+    action(async (opts: Record<string, unknown>) => {
+      const common = commonOptions(opts);
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) {
+        throw new RunwardenError('USAGE', `--concurrency must be a whole number of at least 1, got ${String(opts.concurrency)}`);
+      }
+      const leaseMs = parseDuration(String(opts.lease));
+      const rt = await openRuntime(common);
+      const worker = new Worker({
+        db: rt.db,
+        runbooks: rt.runbooks,
+        // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
+        executor: createExecutor({ agent: agentFromEnv() }),
+        logger: rt.logger,
+        ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
+        leaseMs,
+        concurrency,
+        env: { ...rt.config.env },
+        secrets: { ...rt.config.secrets },
+        mask: (v) => rt.masker.maskValue(v),
+      });
+      let signals = 0;
+      const onSignal = () => {
+        signals += 1;
+        if (signals === 1) {
+          rt.logger.info('stopping: finishing the attempts in flight (signal again to abort them)');
+          void worker.stop();
+        } else {
+          worker.abortAll();
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const stats = opts.untilIdle ? await worker.runUntilIdle() : await worker.run();
+        if (common.json) printJson({ workerId: worker.workerId, ...stats });
+        else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        await rt.close();
+      }
+    }),
+  );
+}

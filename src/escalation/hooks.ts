@@ -1,0 +1,66 @@
+/**
+ * Where escalation meets the orchestrator and the operator actions: the hooks that write packets
+ * and their outbox rows inside the transactions that stop a task, and resolve them when the task
+ * later leaves the escalation. Everything here runs inside the caller's transaction, so a packet
+ * exists exactly when the state that caused it does; delivery happens later, from the outbox.
+ */
+import type { OperatorAction, TaskState } from '../lifecycle/vocabulary.js';
+import type { ActionContext } from '../orchestrator/operator.js';
+import type { Runtime } from '../runtime.js';
+import type { CheckpointHooks } from '../store/checkpoints.js';
+import type { Db } from '../store/db.js';
+import type { TaskRow } from '../store/tasks.js';
+import type { EscalationInfo } from '../orchestrator/types.js';
+import { emitPacket, refreshOpen, resolveOpen, type EmitContext } from './emit.js';
+
+/** States after which an open packet has nothing left to ask of anyone. */
+const CLOSED: ReadonlySet<TaskState> = new Set(['completed', 'partially_completed', 'rolled_back', 'cancelled', 'failed']);
+
+export interface EscalationHookOptions {
+  /** Base URL of `runwarden serve` for `links.task` in packets. Default: no links. */
+  publicUrl?: string;
+}
+
+export interface EscalationHooks {
+  hooks: CheckpointHooks;
+  onAction: NonNullable<ActionContext['onAction']>;
+}
+
+/**
+ * The checkpoint hooks (packets when a worker stops a task, resolves when it finishes one) and
+ * the operator-action hook (resolve on close, a new packet when a denial escalates, a refreshed
+ * packet after a takeover).
+ */
+export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'masker'>, opts: EscalationHookOptions = {}): EscalationHooks {
+  const ctx: EmitContext = { config: rt.config, masker: rt.masker, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}) };
+  const planOf = (task: TaskRow) => (task.runbookId ? rt.runbooks.byId.get(task.runbookId) : undefined);
+
+  const hooks: CheckpointHooks = {
+    async onStop(tx, task, commit, now) {
+      await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(commit.escalation ? { reason: commit.escalation } : {}) });
+    },
+    async onFinish(tx, task, now) {
+      // A partial-completion packet is written in this same transaction: it reports the end, so
+      // it stays open; what it replaces (an earlier escalation) is resolved.
+      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason !== 'partial_completion' });
+    },
+  };
+
+  async function onAction(tx: Db, task: TaskRow, _action: OperatorAction, before: TaskState): Promise<void> {
+    const now = task.updatedAt;
+    const after = task.state;
+    if (before === 'awaiting_approval' && after !== 'awaiting_approval') {
+      // The approval was decided (or the task cancelled): the request is answered.
+      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
+    }
+    if (after === 'escalated' && before !== 'escalated') {
+      await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(task.escalation ? { reason: task.escalation as EscalationInfo } : {}) });
+    } else if (CLOSED.has(after)) {
+      await resolveOpen(tx, ctx, { taskId: task.id, now });
+    } else if (after === 'in_handover' && before !== 'in_handover') {
+      await refreshOpen(tx, ctx, { task, plan: planOf(task) });
+    }
+  }
+
+  return { hooks, onAction };
+}

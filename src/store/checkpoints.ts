@@ -1,0 +1,99 @@
+/**
+ * A worker's checkpoint: the attempt rows (a start before the action runs; the outcome after it),
+ * the task's new state, cursor and captures, and the ledger events, in one transaction, fenced by
+ * the worker's lease.
+ */
+import type { AttemptFinish, AttemptRef, Commit } from '../orchestrator/types.js';
+import type { Db } from './db.js';
+import { applyChange, type TaskPatch, type TaskRow } from './tasks.js';
+
+export interface CheckpointHooks {
+  /**
+   * Runs inside the checkpoint's transaction after the task changed, when the commit stops
+   * automation or needs a person (escalation, approval, partial completion): the packet and its
+   * outbox rows are written here, so they exist exactly when the state does.
+   */
+  onStop?(tx: Db, task: TaskRow, commit: Commit, now: Date): Promise<void>;
+  /**
+   * Runs inside the checkpoint's transaction when the task reaches a terminal state (completed,
+   * partially_completed, rolled_back, cancelled): open packets of the task are resolved here.
+   */
+  onFinish?(tx: Db, task: TaskRow, now: Date): Promise<void>;
+}
+
+const FINAL_STATES = new Set(['completed', 'partially_completed', 'rolled_back', 'cancelled']);
+
+export async function writeCheckpoint(
+  db: Db,
+  opts: {
+    taskId: string;
+    workerId: string;
+    now: Date;
+    commit: Commit;
+    /** The worker lets go of the task with this checkpoint. */
+    release: boolean;
+    hooks?: CheckpointHooks;
+  },
+): Promise<TaskRow> {
+  const { commit, now } = opts;
+  return db.transaction(async (tx) => {
+    if (commit.finishAttempts?.length) {
+      for (const f of commit.finishAttempts) await finishAttempt(tx, opts.taskId, f, now);
+    }
+    if (commit.startAttempt) await startAttempt(tx, opts.taskId, commit.startAttempt, now);
+    const patch: TaskPatch = { ...commit.patch } as TaskPatch;
+    if (opts.release) {
+      patch.leaseOwner = null;
+      patch.leaseExpiresAt = null;
+    }
+    const task = await applyChange(tx, {
+      taskId: opts.taskId,
+      now,
+      ...(commit.to ? { to: commit.to } : {}),
+      expect: { leaseOwner: opts.workerId },
+      patch,
+      events: commit.events.map((e) => ({
+        type: e.type,
+        step: e.step ?? null,
+        actor: `worker:${opts.workerId}`,
+        ...(e.data ? { data: e.data } : {}),
+      })),
+    });
+    if (commit.escalation && opts.hooks?.onStop) await opts.hooks.onStop(tx, task, commit, now);
+    if (commit.to && FINAL_STATES.has(commit.to) && opts.hooks?.onFinish) await opts.hooks.onFinish(tx, task, now);
+    return task;
+  });
+}
+
+async function startAttempt(tx: Db, taskId: string, a: AttemptRef, now: Date): Promise<void> {
+  await tx.query(
+    `INSERT INTO attempts (task_id, step, kind, attempt, idempotency_key, started_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [taskId, a.step, a.kind, a.attempt, a.idempotencyKey, now],
+    { name: 'rw_attempt_start' },
+  );
+}
+
+async function finishAttempt(tx: Db, taskId: string, f: AttemptFinish, now: Date): Promise<void> {
+  await tx.query(
+    `UPDATE attempts SET finished_at = $5, outcome = $6, failure_class = $7, error = $8, duration_ms = $9, result = $10
+      WHERE task_id = $1 AND step = $2 AND kind = $3 AND attempt = $4`,
+    [taskId, f.step, f.kind, f.attempt, now, f.outcome, f.failureClass, f.error, Math.round(f.durationMs), JSON.stringify(f.result ?? null)],
+    { name: 'rw_attempt_finish' },
+  );
+}
+
+/**
+ * Lets go of a task without a decision (the worker is stopping): a running task goes back to
+ * `queued` for another worker; a compensating one keeps its state with no lease.
+ */
+export async function releaseTask(db: Db, opts: { task: TaskRow; workerId: string; now: Date; why: string }): Promise<TaskRow> {
+  const running = opts.task.state === 'running';
+  return applyChange(db, {
+    taskId: opts.task.id,
+    now: opts.now,
+    ...(running ? { to: 'queued' as const } : {}),
+    expect: { leaseOwner: opts.workerId },
+    patch: { leaseOwner: null, leaseExpiresAt: null },
+    events: [{ type: 'lease.released', step: opts.task.currentStep, actor: `worker:${opts.workerId}`, data: { why: opts.why } }],
+  });
+}
