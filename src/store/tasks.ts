@@ -5,7 +5,7 @@
  * all in one statement: a change is never applied without its events, nor its events without it.
  */
 import { RunwardenError } from '../errors.js';
-import { canTransition, predecessorsOf } from '../lifecycle/transitions.js';
+import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
 import { TASK_STATES, type AttemptKind, type AttemptOutcome, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
@@ -241,8 +241,9 @@ async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
   return new RunwardenError('ILLEGAL_TRANSITION', `task ${change.taskId} changed while this change was applied (now ${cur.state}); read it again`, { details });
 }
 
+/** Where the table lets a task go from `from`, in the table's order. */
 function nextStates(from: TaskState): TaskState[] {
-  return TASK_STATES.filter((to) => canTransition(from, to));
+  return [...(TRANSITIONS[from] as readonly TaskState[])];
 }
 
 /** A task by id or by externalRef. */
