@@ -15,6 +15,8 @@ export const WEBHOOK_SECRET = `whsec_${Buffer.from('0123456789abcdefghijklmn').t
 export const PD_ROUTING_KEY = 'R0UT1NGKEY0123456789abcdefabcdef';
 export const SLACK_URL = 'https://hooks.slack.test/services/T000/B000/XXXXsecretXXXX';
 
+export const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
 export interface Recorded {
   url: string;
   headers: Record<string, string>;
@@ -26,7 +28,7 @@ export interface SinkMock {
   requests: Recorded[];
   unhandled: string[];
   /** Answers requests to `url` with the statuses in turn (the last one repeats). Default 200/202. */
-  answer(url: string, ...answers: Array<number | (() => Response)>): void;
+  answer(url: string, ...answers: Array<number | (() => Response | Promise<Response>)>): void;
   to(url: string): Recorded[];
   /** Forgets the requests and the answers set (back to the defaults). */
   reset(): void;
@@ -43,6 +45,8 @@ export function sinkMock(): SinkMock {
   const unhandled: string[] = [];
   const server = setupServer();
   server.events.on('request:unhandled', ({ request }) => {
+    // Loopback is the simulated operations API: a real server, let through by the tests using it.
+    if (LOOPBACK.has(new URL(request.url).hostname)) return;
     unhandled.push(`${request.method} ${request.url}`);
   });
   const mock: SinkMock = {
@@ -73,9 +77,11 @@ export function sinkMock(): SinkMock {
   return mock;
 }
 
-/** A deployment config with one sink of each type; `archive` writes to `filePath`. */
-export function sinkConfig(filePath: string, routes: Record<string, string[]> = { default: ['hook', 'pager', 'chat', 'archive'] }): DeploymentConfig {
+/** A deployment config with one sink of each type (all on the `default` route); `archive` writes to `filePath`. */
+export function sinkConfig(filePath: string, o: { routes?: Record<string, string[]>; secrets?: Record<string, string> } = {}): DeploymentConfig {
+  const routes = o.routes ?? { default: ['hook', 'pager', 'chat', 'archive'] };
   return deploymentConfig({
+    secrets: o.secrets ?? {},
     sinks: {
       hook: { name: 'hook', type: 'webhook', url: WEBHOOK_URL, secret: WEBHOOK_SECRET },
       pager: { name: 'pager', type: 'pagerduty', routingKey: PD_ROUTING_KEY, url: PAGERDUTY_EVENTS_URL },

@@ -1,0 +1,88 @@
+/**
+ * Escalation packets at rest: written in the transaction that stops the task (so a packet exists
+ * exactly when the state does), read back by `runwarden packet` and the API, and marked resolved
+ * when the task later leaves the escalation.
+ */
+import type { Db } from './db.js';
+
+export interface PacketRow {
+  id: string;
+  taskId: string;
+  createdAt: Date;
+  reason: string;
+  route: string;
+  body: Record<string, unknown>;
+  resolvedAt: Date | null;
+}
+
+const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
+
+function mapPacket(r: Record<string, unknown>): PacketRow {
+  return {
+    id: r.id as string,
+    taskId: r.task_id as string,
+    createdAt: toDate(r.created_at)!,
+    reason: r.reason as string,
+    route: r.route as string,
+    body: (r.body as Record<string, unknown>) ?? {},
+    resolvedAt: toDate(r.resolved_at),
+  };
+}
+
+export async function insertPacket(db: Db, p: { id: string; taskId: string; createdAt: Date; reason: string; route: string; body: unknown }): Promise<void> {
+  await db.query(
+    'INSERT INTO packets (id, task_id, created_at, reason, route, body) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+    [p.id, p.taskId, p.createdAt, p.reason, p.route, JSON.stringify(p.body)],
+    { name: 'rw_packet_insert' },
+  );
+}
+
+/** The task's newest packet, or undefined. */
+export async function latestPacket(db: Db, taskId: string): Promise<PacketRow | undefined> {
+  const rows = await db.query<Record<string, unknown>>(
+    'SELECT * FROM packets WHERE task_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1',
+    [taskId],
+    { name: 'rw_packet_latest' },
+  );
+  return rows[0] ? mapPacket(rows[0]) : undefined;
+}
+
+export async function getPacket(db: Db, id: string): Promise<PacketRow | undefined> {
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM packets WHERE id = $1', [id], { name: 'rw_packet_get' });
+  return rows[0] ? mapPacket(rows[0]) : undefined;
+}
+
+/** The task's packets, oldest first. */
+export async function listPackets(db: Db, taskId: string): Promise<PacketRow[]> {
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM packets WHERE task_id = $1 ORDER BY created_at, id', [taskId], { name: 'rw_packet_list' });
+  return rows.map(mapPacket);
+}
+
+/** The task's unresolved packets, oldest first. */
+export async function openPackets(db: Db, taskId: string): Promise<PacketRow[]> {
+  const rows = await db.query<Record<string, unknown>>(
+    'SELECT * FROM packets WHERE task_id = $1 AND resolved_at IS NULL ORDER BY created_at, id',
+    [taskId],
+    { name: 'rw_packet_open' },
+  );
+  return rows.map(mapPacket);
+}
+
+/**
+ * Marks these packets resolved at `now` (those not resolved already) and returns the ids it
+ * changed: a packet resolves once, however many paths try.
+ */
+export async function resolvePackets(db: Db, ids: string[], now: Date): Promise<string[]> {
+  if (!ids.length) return [];
+  const rows = await db.query<{ id: string }>(
+    'UPDATE packets SET resolved_at = $2 WHERE id = ANY($1::text[]) AND resolved_at IS NULL RETURNING id',
+    [ids, now],
+    { name: 'rw_packet_resolve' },
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Replaces a packet's body (refreshed after an operator takes the task over). */
+export async function updatePacketBody(db: Db, id: string, body: unknown): Promise<void> {
+  await db.query('UPDATE packets SET body = $2::jsonb WHERE id = $1', [id, JSON.stringify(body)], { name: 'rw_packet_body' });
+}
