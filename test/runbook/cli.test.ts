@@ -120,7 +120,7 @@ describe('runwarden schema', () => {
   });
 
   it('exits 1 for a schema not written yet, 2 for an unknown name', () => {
-    expect(run(['schema', 'packet'])).toMatchObject({ code: 1, stderr: 'runwarden: the packet schema is not available yet\n' });
+    expect(run(['schema', 'task'])).toMatchObject({ code: 1, stderr: 'runwarden: the task schema is not available yet\n' });
     const r = run(['schema', 'nope']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no schema named "nope"');

@@ -14,7 +14,7 @@ type SchemaProvider = () => Promise<Record<string, unknown>>;
  */
 export const SCHEMA_PROVIDERS: Record<string, SchemaProvider | undefined> = {
   runbook: async () => (await import('../../runbook/json-schema.js')).runbookJsonSchema(),
-  packet: undefined,
+  packet: async () => (await import('../../escalation/packet-schema.js')).packetJsonSchema(),
   task: undefined,
 };
 
