@@ -6,6 +6,8 @@ import { Worker } from '../../orchestrator/worker.js';
 import { openRuntime } from '../../runtime.js';
 import { RunwardenError } from '../../errors.js';
 import { action, commonOptions, printJson, withCommon } from '../common.js';
+import { escalationHooks } from '../../escalation/hooks.js';
+import { createDeliverer } from '../../escalation/outbox-delivery.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -25,6 +27,10 @@ export function register(program: Command): void {
       }
       const leaseMs = parseDuration(String(opts.lease));
       const rt = await openRuntime(common);
+      // Packets are written in the transactions that stop tasks; the outbox is delivered between
+      // idle looks and once more before --until-idle returns (what is not due yet waits).
+      const escalation = escalationHooks(rt);
+      const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger });
       const worker = new Worker({
         db: rt.db,
         runbooks: rt.runbooks,
@@ -37,6 +43,12 @@ export function register(program: Command): void {
         env: { ...rt.config.env },
         secrets: { ...rt.config.secrets },
         mask: (v) => rt.masker.maskValue(v),
+        hooks: escalation.hooks,
+        // A delivery problem (the database blinked) must not stop the worker: the rows wait.
+        onIdle: () => delivery.deliver().then(
+          () => undefined,
+          (err: unknown) => rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
+        ),
       });
       let signals = 0;
       const onSignal = () => {
