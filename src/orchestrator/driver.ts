@@ -31,6 +31,8 @@ export interface DriverDeps {
   mask?: <T>(value: T) => T;
   random?: () => number;
   hooks?: CheckpointHooks;
+  /** Model calls one task may make in all (decide steps). Default: the decision's own (10). */
+  agentCallCap?: number;
 }
 
 export interface DriveControl {
@@ -88,6 +90,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
       env: deps.env,
       secrets: deps.secrets,
       stopping: control.stopping(),
+      ...(deps.agentCallCap !== undefined ? { agentCallCap: deps.agentCallCap } : {}),
     });
     const next = decision.next;
     if (decision.commit) {

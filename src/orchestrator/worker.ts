@@ -40,6 +40,8 @@ export interface WorkerOptions {
   mask?: <T>(value: T) => T;
   random?: () => number;
   hooks?: CheckpointHooks;
+  /** Model calls one task may make in all (`RUNWARDEN_LLM_MAX_CALLS`). Default 10. */
+  agentCallCap?: number;
   /** Runs before `runUntilIdle` returns and between idle looks (outbox delivery). */
   onIdle?: () => Promise<void>;
   /** Called after each task leaves the worker's hands (progress views). */
@@ -196,6 +198,7 @@ export class Worker {
         ...(this.opts.mask ? { mask: this.opts.mask } : {}),
         ...(this.opts.random ? { random: this.opts.random } : {}),
         ...(this.opts.hooks ? { hooks: this.opts.hooks } : {}),
+        ...(this.opts.agentCallCap !== undefined ? { agentCallCap: this.opts.agentCallCap } : {}),
       },
       task,
       {
