@@ -1,0 +1,177 @@
+/**
+ * Intake against a real database: accepted requests are stored `queued` with every step pending
+ * and a wake-up NOTIFY; unknown classes, invalid input (with JSON paths) and guard denials are
+ * stored `rejected` with their reasons, never dropped; externalRef deduplicates under
+ * concurrency through the unique index.
+ */
+import { expect, it } from 'vitest';
+import { isRunwardenError } from '../../src/errors.js';
+import { parseRequestText, submitTask } from '../../src/orchestrator/intake.js';
+import { WAKE_CHANNEL } from '../../src/orchestrator/wake.js';
+import { buildRunbookSet, compileRunbookText } from '../../src/runbook/load.js';
+import type { RunbookSet } from '../../src/runbook/plan.js';
+import { openDb } from '../../src/store/db.js';
+import { listEvents, listTasks } from '../../src/store/tasks.js';
+import { describeBackends } from '../helpers/backends.js';
+
+const RUNBOOK = `
+runbook: svc-restart
+version: 3
+title: Restart a service
+owner: platform-oncall
+taskClasses: [service.restart]
+input:
+  type: object
+  required: [service, environment]
+  properties:
+    service: { type: string, pattern: "^[a-z0-9-]+$" }
+    environment: { type: string, enum: [staging, production] }
+systems:
+  svc: { baseUrl: "https://svc.example" }
+policy:
+  deadline: 15m
+  retryBudget: 6
+  guards:
+    - name: change-freeze
+      deny: "input.environment == 'production' && env.CHANGE_FREEZE == 'true'"
+      message: production changes are frozen
+    - name: needs-owner
+      deny: "input.environment == 'staging' && env.STAGING_OWNER == ''"
+      message: staging has no owner on record
+steps:
+  - id: check-health
+    action: http
+    with: { system: svc, method: GET, path: "/services/\${input.service}/health" }
+  - id: restart
+    action: http
+    with: { system: svc, method: POST, path: "/services/\${input.service}/restart" }
+    repeat: keyed
+  - id: confirm
+    action: http
+    with: { system: svc, method: GET, path: "/services/\${input.service}/health" }
+`;
+
+function runbooks(): RunbookSet {
+  const { runbook, problems } = compileRunbookText(RUNBOOK, 'svc-restart.yaml');
+  if (!runbook) throw new Error(problems.map((p) => `${p.line}:${p.col} ${p.path}: ${p.message}`).join('\n'));
+  return buildRunbookSet([runbook]);
+}
+
+const NOW = new Date('2025-06-01T12:00:00Z');
+const ENV = { CHANGE_FREEZE: 'false', STAGING_OWNER: 'ann' };
+const opts = (env: Record<string, string> = ENV) => ({ now: NOW, env, secrets: { TOKEN: 's3cret-value' } });
+
+describeBackends('intake', ({ db, kind, url }) => {
+  const set = runbooks();
+
+  it('stores an accepted request as queued, every step pending, with its budget, deadline and first event, and wakes workers', async () => {
+    let wake!: (id: string) => void;
+    const woken = new Promise<string>((r) => (wake = r));
+    const unlisten = await db().listen(WAKE_CHANNEL, (id) => wake(id));
+    try {
+      const { task, created } = await submitTask(db(), set, { taskClass: 'service.restart', externalRef: 'INC-4211', requestedBy: 'queue:ops', input: { service: 'billing-api', environment: 'production' }, priority: 5 }, opts());
+      expect(created).toBe(true);
+      expect(task).toMatchObject({
+        state: 'queued',
+        externalRef: 'INC-4211',
+        taskClass: 'service.restart',
+        runbookId: 'svc-restart',
+        runbookVersion: 3,
+        requestedBy: 'queue:ops',
+        priority: 5,
+        retryUsed: 0,
+        retryLimit: 6,
+        deadlineAt: new Date(NOW.getTime() + 15 * 60_000),
+        currentStep: null,
+        rejection: null,
+        eventSeq: 1,
+        createdAt: NOW,
+      });
+      // jsonb keeps keys in its own order, not the runbook's: `show` orders steps by the runbook.
+      expect(Object.keys(task.steps).sort()).toEqual(['check-health', 'confirm', 'restart']);
+      for (const s of Object.values(task.steps)) expect(s).toEqual({ status: 'pending', attempts: 0, captures: {} });
+      expect(await listEvents(db(), task.id)).toMatchObject([{ seq: 1, type: 'intake.accepted', actor: 'intake', at: NOW, step: null }]);
+      expect(await woken).toBe(task.id);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it('stores an unknown task class as rejected, naming the known classes', async () => {
+    const { task, created } = await submitTask(db(), set, { taskClass: 'service.reboot', input: { service: 'x' } }, opts());
+    expect(created).toBe(true);
+    expect(task).toMatchObject({ state: 'rejected', taskClass: 'service.reboot', runbookId: null, rejection: { kind: 'unknown_class' } });
+    const problems = (task.rejection as { problems: { path: string; message: string }[] }).problems;
+    expect(problems).toEqual([{ path: 'taskClass', message: expect.stringContaining('known classes: service.restart') }]);
+    expect(await listEvents(db(), task.id)).toMatchObject([{ seq: 1, type: 'intake.rejected', data: { kind: 'unknown_class' } }]);
+  });
+
+  it('stores invalid input as rejected with every problem at its JSON path', async () => {
+    const { task } = await submitTask(db(), set, { taskClass: 'service.restart', input: { service: 'Billing API', environment: 'prod' } }, opts());
+    expect(task.state).toBe('rejected');
+    const r = task.rejection as { kind: string; problems: { path: string; message: string }[] };
+    expect(r.kind).toBe('invalid_input');
+    expect(r.problems.map((p) => p.path).sort()).toEqual(['input.environment', 'input.service']);
+    expect(task.input).toEqual({ service: 'Billing API', environment: 'prod' });
+    const missing = await submitTask(db(), set, { taskClass: 'service.restart', input: { service: 'ok' } }, opts());
+    expect((missing.task.rejection as typeof r).problems).toEqual([{ path: 'input.environment', message: expect.any(String) }]);
+  });
+
+  it('stores a request that does not match the request schema as rejected, with its paths', async () => {
+    const { task } = await submitTask(db(), set, { taskClass: 'service.restart', input: { service: 'ok', environment: 'staging' }, priority: 'high', colour: 'red' }, opts());
+    expect(task.state).toBe('rejected');
+    const r = task.rejection as { kind: string; problems: { path: string }[] };
+    expect(r.kind).toBe('invalid_request');
+    expect(r.problems.map((p) => p.path)).toEqual(expect.arrayContaining(['priority']));
+  });
+
+  it('stores a guard denial as rejected off_policy with the guard and its message', async () => {
+    const { task } = await submitTask(db(), set, { taskClass: 'service.restart', input: { service: 'billing-api', environment: 'production' } }, opts({ ...ENV, CHANGE_FREEZE: 'true' }));
+    expect(task).toMatchObject({ state: 'rejected', rejection: { kind: 'off_policy', problems: [{ path: 'policy.guards.change-freeze', message: 'production changes are frozen' }] } });
+  });
+
+  it('fails closed: a guard that cannot be evaluated denies, and says so', async () => {
+    // STAGING_OWNER is not in env: the guard errors on the missing key.
+    const { task } = await submitTask(db(), set, { taskClass: 'service.restart', input: { service: 'billing-api', environment: 'staging' } }, opts({ CHANGE_FREEZE: 'false' }));
+    expect(task.state).toBe('rejected');
+    const [p] = (task.rejection as { problems: { path: string; message: string }[] }).problems;
+    expect(p!.path).toBe('policy.guards.needs-owner');
+    expect(p!.message).toMatch(/could not be evaluated, so it denies/);
+  });
+
+  it('refuses malformed JSON as REQUEST_INVALID before anything is stored', () => {
+    try {
+      parseRequestText('{"taskClass": ', 'req.json');
+      throw new Error('parsed');
+    } catch (err) {
+      expect(isRunwardenError(err) && err.code).toBe('REQUEST_INVALID');
+      expect((err as Error).message).toMatch(/req\.json is not valid JSON/);
+    }
+  });
+
+  it('returns the existing task for a second request with the same externalRef and creates nothing', async () => {
+    const req = { taskClass: 'service.restart', externalRef: 'INC-SEQ', input: { service: 'a', environment: 'staging' } };
+    const first = await submitTask(db(), set, req, opts());
+    const second = await submitTask(db(), set, { ...req, input: { service: 'b', environment: 'staging' } }, opts());
+    expect(second.created).toBe(false);
+    expect(second.task.id).toBe(first.task.id);
+    expect(second.task.input).toEqual({ service: 'a', environment: 'staging' });
+    expect(await listEvents(db(), first.task.id)).toHaveLength(1);
+  });
+
+  it(`creates exactly one task from 20 concurrent requests with one externalRef (${kind === 'postgres' ? 'two pools, truly concurrent' : 'one connection, interleaved'})`, async () => {
+    // On PostgreSQL a second pool puts the requests on up to 20 connections at once.
+    const other = kind === 'postgres' ? await openDb(url(), { migrate: false, poolSize: 10 }) : db();
+    try {
+      const req = { taskClass: 'service.restart', externalRef: 'INC-RACE', input: { service: 'race', environment: 'staging' } };
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => submitTask(i % 2 ? other : db(), set, req, opts())));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.task.id)).size).toBe(1);
+      const stored = (await listTasks(db(), { limit: 1000 })).filter((t) => t.externalRef === 'INC-RACE');
+      expect(stored).toHaveLength(1);
+      expect(await listEvents(db(), stored[0]!.id)).toHaveLength(1);
+    } finally {
+      if (other !== db()) await other.close();
+    }
+  });
+});
