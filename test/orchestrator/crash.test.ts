@@ -103,4 +103,42 @@ describe.each(crashBackends())('crash recovery on $kind', ({ kind, target }) => 
       await db1.close();
     }
   }, 60_000);
+
+  it('SIGTERM stops gracefully: the attempt in flight is recorded, the task handed back, nothing in doubt', async () => {
+    await sim.reset();
+    await sim.setState({ services: { 'term-svc': { status: 'degraded' } } });
+    await sim.fault({ method: 'POST', path: '/services/term-svc/restart', holdAfterEffectMs: 1500 });
+    const location = await target();
+    const db0 = await openDb(location);
+    const task = await (await harness(db0, sim)).submit('t.restart', { service: 'term-svc' });
+    await db0.close();
+
+    const w = startWorker(location, 'w-term');
+    await untilEffects('service.restart', 1);
+    w.child.kill('SIGTERM');
+    expect(await w.exited, w.output()).toBe(0);
+
+    const db1 = await openDb(location);
+    try {
+      const t = await getTask(db1, task.id);
+      // The restart finished and was recorded; the verification had not started: back to the queue.
+      expect(t?.state).toBe('queued');
+      expect(t?.leaseOwner).toBe(null);
+      expect(t?.steps.restart?.captures.restartId).toMatch(/^rst_/);
+      const events = await listEvents(db1, task.id);
+      expect(events.some((e) => e.type === 'attempt.in_doubt')).toBe(false);
+      expect(events.at(-1)?.type).toBe('lease.released');
+    } finally {
+      await db1.close();
+    }
+    const again = startWorker(location, 'w-after', ['--until-idle']);
+    expect(await again.exited, again.output()).toBe(0);
+    const db2 = await openDb(location);
+    try {
+      expect((await getTask(db2, task.id))?.state).toBe('completed');
+      expect(await sim.count('service.restart')).toBe(1);
+    } finally {
+      await db2.close();
+    }
+  }, 60_000);
 });

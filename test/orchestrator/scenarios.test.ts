@@ -156,6 +156,22 @@ describeBackends('orchestrator scenarios', ({ db }) => {
     expect(done.retryUsed).toBeLessThan(4);
   });
 
+  it('enforces a step timeout, classifies it, and retries a keyed step with its key', async () => {
+    sim.fault({ method: 'POST', path: '/services/slowpoke/restart', delayMs: 10_000 });
+    const t = await h.submit('t.timeout', { service: 'slowpoke' });
+    await h.work();
+    const done = await h.task(t.id);
+    expect(done.state).toBe('completed');
+    const attempts = (await h.attempts(t.id)).filter((a) => a.kind === 'action');
+    expect(attempts.map((a) => [a.outcome, a.failureClass])).toEqual([
+      ['failed', 'timeout'],
+      ['succeeded', null],
+    ]);
+    expect(attempts[0]!.error).toMatch(/timed out after 150ms/);
+    // The timed-out request was abandoned before the API applied it: one restart in all.
+    expect(sim.count('service.restart')).toBe(1);
+  });
+
   it('honours Retry-After', async () => {
     sim.setService('api', { status: 'degraded' });
     sim.fault({ method: 'POST', path: '/services/api/restart', status: 503, retryAfter: 1 });
