@@ -75,9 +75,15 @@ const WHAT: Record<EscalationReason, (step: string, extra: string) => string> = 
   silent_failure: () => 'no successful run in the expected window',
 };
 
-/** What the task was about, from its first plain input values: `billing-api (production)`. */
-function subjectOf(input: Record<string, unknown>): string {
-  const values = Object.values(input)
+/**
+ * What the task was about, from its first plain input values in the order the runbook's input
+ * schema lists them (stored input comes back in jsonb's key order): `billing-api (production)`.
+ */
+function subjectOf(input: Record<string, unknown>, plan: CompiledRunbook | undefined): string {
+  const listed = Object.keys(asRecord(plan?.inputSchema.properties));
+  const keys = [...listed.filter((k) => k in input), ...Object.keys(input).filter((k) => !listed.includes(k))];
+  const values = keys
+    .map((k) => input[k])
     .filter((v): v is string | number => (typeof v === 'string' && v !== MASK && v.length > 0) || typeof v === 'number')
     .slice(0, 3)
     .map((v) => clipText(String(v), 40));
@@ -85,8 +91,8 @@ function subjectOf(input: Record<string, unknown>): string {
   return values.length === 1 ? values[0]! : `${values[0]} (${values.slice(1).join(', ')})`;
 }
 
-function summaryOf(runbook: string, input: Record<string, unknown>, reason: EscalationInfo, extra: string): string {
-  const subject = subjectOf(input);
+function summaryOf(plan: CompiledRunbook | undefined, runbook: string, input: Record<string, unknown>, reason: EscalationInfo, extra: string): string {
+  const subject = subjectOf(input, plan);
   const what = WHAT[reason.kind](reason.step ?? 'the task', extra);
   return clipText(`${runbook}${subject ? ` for ${subject}` : ''}: ${what}`, SUMMARY_LIMIT);
 }
@@ -162,7 +168,7 @@ export function buildPacket(i: BuildPacketInput): Packet {
     runbook: { id: plan?.id ?? task.runbookId, version: plan && plan.version === task.runbookVersion ? plan.version : task.runbookVersion, owner: plan?.owner ?? null },
     state: task.state,
     reason: { kind: reason.kind, failureClass: reason.failureClass, step: reason.step, message: clipText(reason.message, 1000) },
-    summary: summaryOf(plan?.id ?? task.runbookId ?? task.taskClass, input, reason, extra),
+    summary: summaryOf(plan, plan?.id ?? task.runbookId ?? task.taskClass, input, reason, extra),
     severity: severityOf(plan),
     route: routeOf(plan, reason),
     progress,

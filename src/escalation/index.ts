@@ -1,5 +1,5 @@
 /** Escalation packets: the v1 schema, the builder, the Markdown rendering, the sinks and the outbox delivery. */
-export { PacketSchema, PACKET_VERSION, PACKET_SEVERITIES, packetJsonSchema, type Packet, type PacketSeverity } from './packet-schema.js';
+export { PacketSchema, PACKET_VERSION, PACKET_SEVERITIES, packetJsonSchema, readPacket, type Packet, type PacketSeverity } from './packet-schema.js';
 export { buildPacket, routeOf, severityOf, maskSensitive, DEFAULT_MAX_ATTEMPTS, type BuildPacketInput } from './build-packet.js';
 export type { PacketTask, LedgerEvent, AttemptRecord } from './packet-input.js';
 export { recommend, ownerNote, type RecommendInput } from './recommend.js';

@@ -11,7 +11,7 @@ import type { Masker } from '../secrets/mask.js';
 import type { Db } from '../store/db.js';
 import { claimDeliveries, recordDelivery, type ClaimedDelivery, type OutboxState } from '../store/outbox.js';
 import { applyChange } from '../store/tasks.js';
-import type { Packet } from './packet-schema.js';
+import { readPacket } from './packet-schema.js';
 import type { Delivery } from './sink-payloads.js';
 import { sendToSink, SEND_TIMEOUT_MS, type SendResult } from './sink-send.js';
 
@@ -54,7 +54,7 @@ export function defaultBackoffMs(attempt: number): number {
 }
 
 function deliveryOf(row: ClaimedDelivery): Delivery {
-  const packet = row.body as unknown as Packet;
+  const packet = readPacket(row.body);
   return row.kind === 'trigger'
     ? { kind: 'trigger', packet }
     : { kind: 'resolve', packet, state: row.taskState, resolvedAt: (row.resolvedAt ?? row.createdAt).toISOString() };

@@ -164,7 +164,8 @@ export function evidenceOf(events: LedgerEvent[], attempts: AttemptRecord[], foc
       step: id,
       attempt: last.attempt,
       attemptKind: last.kind as AttemptKind,
-      error: last.error ? clipText(last.error, ERROR_TEXT_LIMIT) : last.outcome === null ? 'no recorded outcome' : null,
+      // null: the attempt has no recorded outcome (in doubt); a failure always has its error.
+      error: last.error ? clipText(last.error, ERROR_TEXT_LIMIT) : null,
       observed: clipValue(last.result ?? null, OBSERVED_LIMIT),
       at: iso(last.finishedAt ?? last.startedAt),
     });

@@ -26,7 +26,8 @@ export type PacketSeverity = (typeof PACKET_SEVERITIES)[number];
 /** What a side effect amounts to now. */
 export const SIDE_EFFECT_STATES = ['applied', 'maybe', 'undone', 'undo_failed'] as const;
 
-const Iso = z.iso.datetime({ offset: true }).describe('an ISO 8601 time');
+// One definition in the JSON Schema (`#/definitions/PacketTime`) rather than its long pattern at every time field.
+const Iso = z.iso.datetime({ offset: true }).meta({ id: 'PacketTime', description: 'an ISO 8601 time' });
 
 const TaskPart = z
   .strictObject({
@@ -120,7 +121,7 @@ const Evidence = z
       step: z.string(),
       attempt: z.number().int(),
       attemptKind: z.enum(ATTEMPT_KINDS),
-      error: z.string().nullable(),
+      error: z.string().nullable().describe('null: the attempt has no recorded outcome (it may have taken effect)'),
       observed: z.unknown().describe('the answer that came with the failure, trimmed'),
       at: Iso,
     }),
@@ -196,4 +197,13 @@ export function packetJsonSchema(): Record<string, unknown> {
   const out = z.toJSONSchema(PacketSchema, { target: 'draft-07', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
   delete out.$schema;
   return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'runwarden escalation packet (v1)', ...out };
+}
+
+/**
+ * A stored packet body as a Packet with its fields in schema order (jsonb keeps keys sorted by
+ * length, which reads badly); a body that does not parse (a newer version) is returned as it is.
+ */
+export function readPacket(body: unknown): Packet {
+  const parsed = PacketSchema.safeParse(body);
+  return parsed.success ? parsed.data : (body as Packet);
 }

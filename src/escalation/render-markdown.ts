@@ -25,6 +25,13 @@ export const REASON_TITLES: Record<EscalationReason, string> = {
 
 /** Longest inline JSON shown for an observed value; the JSON form has it whole. */
 const INLINE_JSON = 300;
+/** Characters of an attempt's error in the list (the evidence has the whole of the last one). */
+const ATTEMPT_ERROR = 100;
+/** Characters of an error shown as evidence. */
+const EVIDENCE_ERROR = 300;
+
+const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+
 /** Attempts of one step and kind listed one by one; more are elided in the middle. */
 const LISTED_ATTEMPTS = 4;
 
@@ -105,7 +112,7 @@ function changed(p: Packet): string[] {
 function attemptLine(a: PacketAttempt): string {
   const outcome = a.outcome === null ? 'no outcome recorded' : a.outcome === 'failed' ? `failed${a.failureClass ? ` (${a.failureClass})` : ''}` : a.outcome;
   const took = ms(a.durationMs);
-  return `  - #${a.attempt} ${clock(a.startedAt)}${took ? ` · ${took}` : ''} · ${outcome}${a.error ? ` · ${esc(a.error)}` : ''}`;
+  return `  - #${a.attempt} ${clock(a.startedAt)}${took ? ` · ${took}` : ''} · ${outcome}${a.error ? ` · ${code(clip(a.error, ATTEMPT_ERROR))}` : ''}`;
 }
 
 function tried(p: Packet): string[] {
@@ -136,11 +143,11 @@ function tried(p: Packet): string[] {
 function evidenceLine(e: PacketEvidence): string {
   switch (e.kind) {
     case 'verification':
-      return `- Check **${esc(e.check)}**${e.step ? ` on ${esc(e.step)}` : ''} ${e.passed ? 'passed' : 'failed'} (${e.polls} run${e.polls === 1 ? '' : 's'}): expected ${code(e.expected)}, observed ${json(e.observed)}${e.error ? ` · ${esc(e.error)}` : ''}`;
+      return `- Check **${esc(e.check)}**${e.step ? ` on ${esc(e.step)}` : ''} ${e.passed ? 'passed' : 'failed'} (${e.polls} run${e.polls === 1 ? '' : 's'}): expected ${code(e.expected)}, observed ${json(e.observed)}${e.error ? ` · ${code(clip(e.error, EVIDENCE_ERROR))}` : ''}`;
     case 'probe':
-      return `- Probe${e.step ? ` of ${esc(e.step)}` : ''}: **${e.verdict}** · observed ${json(e.observed)}${e.error ? ` · ${esc(e.error)}` : ''}`;
+      return `- Probe${e.step ? ` of ${esc(e.step)}` : ''}: **${e.verdict}** · observed ${json(e.observed)}${e.error ? ` · ${code(clip(e.error, EVIDENCE_ERROR))}` : ''}`;
     case 'error':
-      return `- ${esc(e.step)} ${e.attemptKind} #${e.attempt}: ${e.error ? esc(e.error) : 'failed'}${e.observed !== null ? ` · answer ${json(e.observed)}` : ''}`;
+      return `- ${esc(e.step)} ${e.attemptKind} #${e.attempt}: ${e.error ? code(clip(e.error, EVIDENCE_ERROR)) : 'no outcome recorded'}${e.observed !== null ? ` · answer ${json(e.observed)}` : ''}`;
     case 'guard':
       return `- Guard denied${e.step ? ` ${esc(e.step)}` : ''}: ${e.denied.map(esc).join(', ') || 'unnamed'}`;
   }

@@ -1,7 +1,7 @@
 /** `runwarden packet <task> [--format json|md]`: the task's latest escalation packet. */
 import type { Command } from 'commander';
 import { RunwardenError } from '../../errors.js';
-import type { Packet } from '../../escalation/packet-schema.js';
+import { readPacket } from '../../escalation/packet-schema.js';
 import { renderPacketMarkdown } from '../../escalation/render-markdown.js';
 import { openRuntime } from '../../runtime.js';
 import { latestPacket } from '../../store/packets.js';
@@ -33,8 +33,9 @@ export function register(program: Command): void {
             details: { taskId: task.id, state: task.state },
           });
         }
-        if (format === 'md' && !common.json) process.stdout.write(renderPacketMarkdown(row.body as unknown as Packet));
-        else printJson(row.body);
+        const packet = readPacket(row.body);
+        if (format === 'md' && !common.json) process.stdout.write(renderPacketMarkdown(packet));
+        else printJson(packet);
       } finally {
         await rt.close();
       }
