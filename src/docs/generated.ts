@@ -4,6 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { packetJsonSchema } from '../escalation/packet-schema.js';
 import { stateDiagram } from '../lifecycle/diagram.js';
 import { runbookJsonSchema } from '../runbook/json-schema.js';
 import { runbookReference } from '../runbook/reference.js';
@@ -34,6 +35,7 @@ export const GENERATED: readonly GeneratedTarget[] = [
   { file: 'docs/operator-guide.md', block: 'operator-actions', render: operatorActionTable },
   { file: 'docs/packet-reference.md', block: 'packet-fields', render: packetFieldsReference },
   { file: 'schema/runbook.schema.json', render: () => `${JSON.stringify(runbookJsonSchema(), null, 2)}\n` },
+  { file: 'schema/packet.schema.json', render: () => `${JSON.stringify(packetJsonSchema(), null, 2)}\n` },
 ];
 
 /** What the target's file should contain, given what it contains now (for blocks). */

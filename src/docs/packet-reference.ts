@@ -74,7 +74,6 @@ export const PACKET_FIELD_NOTES: Readonly<Record<string, string>> = {
   'evidence[]{kind=error}.step': 'The step.',
   'evidence[]{kind=error}.attempt': 'The attempt number.',
   'evidence[]{kind=error}.attemptKind': 'What was attempted.',
-  'evidence[]{kind=error}.error': 'The error, trimmed and masked.',
   'evidence[]{kind=error}.at': 'When it failed.',
   'evidence[]{kind=guard}.kind': 'A guard denied the task.',
   'evidence[]{kind=guard}.step': 'The step it was about to run, or null at intake.',
