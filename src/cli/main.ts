@@ -15,6 +15,9 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/packet.js'),
   () => import('./commands/work.js'),
   () => import('./commands/actions.js'),
+  () => import('./commands/submit.js'),
+  () => import('./commands/tasks.js'),
+  () => import('./commands/show.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
