@@ -323,6 +323,22 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(late.commit?.escalation?.kind).toBe('callback_timeout');
   });
 
+  it('a runbook with a wait step gets one callback token at its first decision, visible to earlier steps', () => {
+    const p = plan([
+      httpStep('order', { capture: { sent: expr('task.callbackToken', (c) => (c.task as { callbackToken?: string }).callbackToken) } }),
+      httpStep('wait-ack', { spec: { action: 'wait', with: { withinMs: 60_000 } }, changes: false, repeat: 'safe' }),
+    ]);
+    const d = decide(taskView(p), p, claimed, env());
+    expect(d.commit?.patch.cursor?.callbackToken).toBe('cb_token1');
+    const t = apply(taskView(p), d);
+    const d2 = decide(t, p, finished(d, http(200)), env());
+    expect(d2.commit?.patch.steps?.order?.captures).toEqual({ sent: 'cb_token1' });
+    expect(d2.commit?.to).toBe('waiting_callback');
+    // The wait uses the same token the first step handed out.
+    expect(d2.commit?.patch.callbackTokenHash).toBe('hash:cb_token1');
+    expect(d2.commit?.patch.cursor?.callback?.token).toBe('cb_token1');
+  });
+
   const decideStep = httpStep('choose', {
     spec: {
       action: 'decide',

@@ -26,6 +26,10 @@ export const DEFAULT_AGENT_CALL_CAP = 10;
 
 export function decide(task: TaskView, plan: CompiledRunbook, event: OrchestratorEvent, env: DecideEnv): Decision {
   const d = new Draft(task, plan, env);
+  if (!d.cursor.callbackToken && plan.steps.some((s) => s.spec.action === 'wait')) {
+    d.cursor.callbackToken = env.newToken();
+    d.touch();
+  }
   if (event.kind === 'claimed') {
     for (const open of event.openAttempts) onInDoubt(d, open);
   } else if (event.kind === 'finished') {
@@ -259,7 +263,7 @@ function enterWait(d: Draft, step: CompiledStep, ctx: ExprContext): Decision | n
     d.nextAttemptAt = new Date(cb.timeoutAt);
     return release(d);
   }
-  const token = d.env.newToken();
+  const token = (d.cursor.callbackToken ??= d.env.newToken());
   const timeoutAt = new Date(d.now.getTime() + step.spec.with.withinMs);
   d.cursor.callback = { step: step.id, token, timeoutAt: timeoutAt.toISOString() };
   d.callbackTokenHash = d.env.hashToken(token);

@@ -119,7 +119,7 @@ export class Draft {
         taskClass: this.task.taskClass,
         attempt,
         requestedBy: this.task.requestedBy,
-        ...(this.cursor.callback ? { callbackToken: this.cursor.callback.token } : {}),
+        ...(this.cursor.callbackToken ? { callbackToken: this.cursor.callbackToken } : {}),
       } as ExprContext['task'],
       steps,
       env: this.env.env,

@@ -113,6 +113,8 @@ function reenter(task: TaskRow, plan: CompiledRunbook, cursor: Cursor): Cursor {
   const step = task.currentStep ? plan.steps[plan.stepIndex[task.currentStep] ?? -1] : undefined;
   const inDoubt = task.currentStep ? (task.steps as Record<string, StepRecord>)[task.currentStep]?.status === 'in_doubt' : false;
   const next: Cursor = { ...cursor, phase: 'enter' };
+  // A wait that timed out starts over with a new deadline (and the task's same token).
+  if (next.callback && next.callback.data === undefined) delete next.callback;
   delete next.failures;
   delete next.verify;
   delete next.refresh;

@@ -42,6 +42,11 @@ export interface Cursor {
   probeFirst?: boolean;
   /** Approval of the current step's gate or `approve` step. */
   approval?: { step: string; granted: boolean; by?: string; note?: string };
+  /**
+   * The task's callback credential, made at its first decision when the runbook has a `wait`
+   * step, so earlier steps can hand it to the system that will call back (`task.callbackToken`).
+   */
+  callbackToken?: string;
   /** A `wait` step's callback: the token (shown to operators), the deadline, the data once it came. */
   callback?: { step: string; token: string; timeoutAt: string; data?: unknown; receivedAt?: string };
   /** The current step's idempotency key, kept so retries and crash recovery send the same one. */

@@ -42,8 +42,8 @@ function baseEnvironment(): Environment {
       .registerVariable('input', 'map', { description: "The task's validated input parameters." })
       .registerVariable({
         name: 'task',
-        description: 'The task: id, externalRef, taskClass, attempt (1-based), requestedBy.',
-        schema: { id: 'string', externalRef: 'dyn', taskClass: 'string', attempt: 'int', requestedBy: 'dyn' },
+        description: 'The task: id, externalRef, taskClass, attempt (1-based), requestedBy, and callbackToken in runbooks with a wait step.',
+        schema: { id: 'string', externalRef: 'dyn', taskClass: 'string', attempt: 'int', requestedBy: 'dyn', callbackToken: 'dyn' },
       })
       .registerVariable('steps', 'map<string, map<string, dyn>>', { description: 'What earlier steps captured, plus `status`.' })
       .registerVariable('env', 'map<string, string>', { description: 'Environment variables the deployment config lists.' })

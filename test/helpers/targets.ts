@@ -1,28 +1,19 @@
 /**
  * Database targets for tests that hand a database to another process (crash tests): a fresh
  * PGlite directory always, and a fresh PostgreSQL database when the server is reachable.
+ * (Reachability is decided once, in backends.ts.)
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { PG_URL, pgUp } from './backends.js';
 
-export const PG_URL = process.env.RUNWARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export { PG_URL, pgUp } from './backends.js';
 
-let reachable: boolean | undefined;
-/** Whether PostgreSQL answers at RUNWARDEN_TEST_PG; with RUNWARDEN_TEST_REQUIRE_PG=1 it must. */
+/** Whether PostgreSQL is reachable (decided once, in backends.ts). */
 export async function postgresReachable(): Promise<boolean> {
-  if (reachable !== undefined) return reachable;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    reachable = true;
-  } catch (err) {
-    if (process.env.RUNWARDEN_TEST_REQUIRE_PG === '1') throw new Error(`PostgreSQL is required (RUNWARDEN_TEST_REQUIRE_PG=1) and not reachable at ${PG_URL}: ${(err as Error).message}`);
-    reachable = false;
-  }
-  return reachable;
+  return pgUp;
 }
 
 /** A new, empty PostgreSQL database on the test server; returns its URL. */
@@ -37,7 +28,22 @@ export async function freshPostgresDatabase(prefix = 'rw_t'): Promise<string> {
   }
   const url = new URL(PG_URL);
   url.pathname = `/${name}`;
+  created.push(name);
   return url.toString();
+}
+
+const created: string[] = [];
+
+/** Drops the databases freshPostgresDatabase made in this process (call from afterAll, after closing them). */
+export async function dropCreatedDatabases(): Promise<void> {
+  if (created.length === 0) return;
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    for (const name of created.splice(0)) await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
 }
 
 export interface TargetBackend {
@@ -45,9 +51,6 @@ export interface TargetBackend {
   /** A fresh database for one test: a PGlite directory or a PostgreSQL URL. */
   target(): Promise<string>;
 }
-
-// Top-level await: vitest collects `describe.each` synchronously.
-const pgUp = await postgresReachable();
 
 export function crashBackends(): TargetBackend[] {
   const list: TargetBackend[] = [{ kind: 'pglite', target: async () => join(await mkdtemp(join(tmpdir(), 'rw-pglite-')), 'db') }];

@@ -16,7 +16,7 @@ import { spawnSim, type SpawnedSim } from '../../src/sim/index.js';
 import { openDb } from '../../src/store/db.js';
 import { getTask, listEvents } from '../../src/store/tasks.js';
 import { harness, FIXTURE_RUNBOOKS, OPS_TOKEN } from '../helpers/harness.js';
-import { crashBackends } from '../helpers/targets.js';
+import { crashBackends, dropCreatedDatabases } from '../helpers/targets.js';
 
 const BIN = fileURLToPath(new URL('../../bin/runwarden', import.meta.url));
 
@@ -30,6 +30,7 @@ beforeAll(async () => {
   await writeFile(configPath, 'env: [OPS_API_URL]\nsecrets:\n  OPS_API_TOKEN: { env: OPS_TOKEN }\n');
 });
 afterAll(async () => {
+  await dropCreatedDatabases();
   await sim?.stop();
   await rm(dir, { recursive: true, force: true });
 });

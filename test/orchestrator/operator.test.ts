@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { describeBackends } from '../helpers/backends.js';
-import { harness, type Harness } from '../helpers/harness.js';
+import { harness, shiftedClock, type Harness } from '../helpers/harness.js';
 import { startSim, type Sim } from '../../src/sim/index.js';
 import { ACTION_FROM } from '../../src/lifecycle/transitions.js';
 import { OPERATOR_ACTIONS, TASK_STATES, type OperatorAction, type TaskState } from '../../src/lifecycle/vocabulary.js';
-import { OPERATOR_ACTION_FUNCTIONS, type ActionContext } from '../../src/orchestrator/operator.js';
+import { deliverCallback, OPERATOR_ACTION_FUNCTIONS, type ActionContext } from '../../src/orchestrator/operator.js';
+import type { Cursor } from '../../src/orchestrator/types.js';
 import type { Db } from '../../src/store/db.js';
 
 let sim: Sim;
@@ -208,6 +209,25 @@ describeBackends('operator actions', ({ db }) => {
     await h.work();
     expect((await h.task(t.id)).state).toBe('completed');
     expect(sim.count('billing.charge.create')).toBe(1);
+  });
+
+  it('retry after a callback timeout waits again, with the same token', async () => {
+    const clock = shiftedClock();
+    const hc = await harness(db(), sim, clock);
+    const t = await hc.submit('t.wait', {});
+    await hc.work();
+    const token = ((await hc.task(t.id)).cursor as Cursor).callbackToken!;
+    clock.advance(1000);
+    await hc.work();
+    expect((await hc.task(t.id)).escalation).toMatchObject({ kind: 'callback_timeout' });
+    await OPERATOR_ACTION_FUNCTIONS.retry({ ...ctx, now: clock.now() }, t.id, who);
+    await hc.work();
+    const waiting = await hc.task(t.id);
+    expect(waiting.state).toBe('waiting_callback');
+    expect(waiting.nextAttemptAt!.getTime()).toBeGreaterThan(clock.now().getTime());
+    await deliverCallback({ db: db(), now: clock.now() }, token, { tenant: 'ten_2' });
+    await hc.work();
+    expect((await hc.task(t.id)).state).toBe('completed');
   });
 
   it('cancel of a task a worker holds stops it at the next checkpoint, nothing half-recorded', async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../src/store/db.js';
 import { startSim, type Sim } from '../../src/sim/index.js';
 import { harness } from '../helpers/harness.js';
-import { freshPostgresDatabase, postgresReachable } from '../helpers/targets.js';
+import { dropCreatedDatabases, freshPostgresDatabase, postgresReachable } from '../helpers/targets.js';
 
 const pgUp = await postgresReachable();
 
@@ -25,6 +25,7 @@ describe.runIf(pgUp)('two workers on PostgreSQL (needs several connections)', ()
     await dbA?.close();
     await dbB?.close();
     await sim?.close();
+    await dropCreatedDatabases();
   });
 
   it('never run the same task at the same time', async () => {
