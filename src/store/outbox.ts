@@ -9,10 +9,14 @@
  * slow deliverer whose lease ran out cannot overwrite the one that took over.
  */
 import type { Db } from './db.js';
+import { toDate } from './rows.js';
 
+/** `trigger`: the packet; `resolve`: its task left the escalation. */
 export type OutboxKind = 'trigger' | 'resolve';
+/** `dead`: given up (refused for good, or out of attempts); the ledger says why. */
 export type OutboxState = 'pending' | 'delivered' | 'dead';
 
+/** One delivery of one packet to one sink. */
 export interface OutboxRow {
   id: number;
   packetId: string;
@@ -35,7 +39,6 @@ export interface ClaimedDelivery extends OutboxRow {
   resolvedAt: Date | null;
 }
 
-const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
 function mapOutbox(r: Record<string, unknown>): OutboxRow {
   return {

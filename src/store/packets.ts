@@ -4,7 +4,9 @@
  * when the task later leaves the escalation.
  */
 import type { Db } from './db.js';
+import { toDate } from './rows.js';
 
+/** A stored packet; `body` is the packet v1 JSON (read it with `readPacket` for schema key order). */
 export interface PacketRow {
   id: string;
   taskId: string;
@@ -15,7 +17,6 @@ export interface PacketRow {
   resolvedAt: Date | null;
 }
 
-const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : v instanceof Date ? v : new Date(String(v)));
 
 function mapPacket(r: Record<string, unknown>): PacketRow {
   return {
@@ -29,6 +30,7 @@ function mapPacket(r: Record<string, unknown>): PacketRow {
   };
 }
 
+/** Stores a packet (in the transaction that stops its task). */
 export async function insertPacket(db: Db, p: { id: string; taskId: string; createdAt: Date; reason: string; route: string; body: unknown }): Promise<void> {
   await db.query(
     'INSERT INTO packets (id, task_id, created_at, reason, route, body) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
@@ -47,6 +49,7 @@ export async function latestPacket(db: Db, taskId: string): Promise<PacketRow | 
   return rows[0] ? mapPacket(rows[0]) : undefined;
 }
 
+/** A packet by id, or undefined. */
 export async function getPacket(db: Db, id: string): Promise<PacketRow | undefined> {
   const rows = await db.query<Record<string, unknown>>('SELECT * FROM packets WHERE id = $1', [id], { name: 'rw_packet_get' });
   return rows[0] ? mapPacket(rows[0]) : undefined;
