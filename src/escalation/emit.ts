@@ -13,7 +13,7 @@ import { enqueueDeliveries, triggerSinks } from '../store/outbox.js';
 import { insertPacket, openPackets, resolvePackets, updatePacketBody, type PacketRow } from '../store/packets.js';
 import { applyChange, listAttempts, listEvents, type TaskRow } from '../store/tasks.js';
 import { buildPacket } from './build-packet.js';
-import type { Packet } from './packet-schema.js';
+import { PacketSchema, type Packet } from './packet-schema.js';
 import { RESOLVE_SINK_TYPES } from './sink-payloads.js';
 
 export interface EmitContext {
@@ -27,13 +27,16 @@ async function build(tx: Db, ctx: EmitContext, task: TaskRow, plan: CompiledRunb
   const base = { packetId, now, task, plan, masker: ctx.masker, ...(reason ? { reason } : {}), ...(ctx.publicUrl ? { publicUrl: ctx.publicUrl } : {}) };
   const events = await listEvents(tx, task.id);
   const attempts = await listAttempts(tx, task.id);
+  // Checked against the schema before it is stored. A builder bug (a throw, or a packet the
+  // schema refuses) must not stop the escalation itself: the transaction would roll back and the
+  // task run on. A packet from the task alone still tells the responder why and what next.
   try {
-    return buildPacket({ ...base, events, attempts });
+    const full = buildPacket({ ...base, events, attempts });
+    if (PacketSchema.safeParse(full).success) return full;
   } catch {
-    // A builder bug must not stop the escalation itself (the transaction would roll back and
-    // the task run on): a packet from the task alone still tells the responder why and what next.
-    return buildPacket({ ...base, events: [], attempts: [] });
+    // fall through to the packet without the ledger
   }
+  return buildPacket({ ...base, events: [], attempts: [] });
 }
 
 /** The configured sinks of a route (names not in the config are skipped: config checks flag them). */
