@@ -138,7 +138,8 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
     await pool.end().catch(() => undefined);
     throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot connect to ${describeTarget(url)}: ${(err as Error).message}`, { cause: err });
   }
-  const listener = new Listener(() => new pg.Client({ connectionString: url, types: pgTypes }), logger);
+  // Named, so an operator can tell the long-lived LISTEN session apart in pg_stat_activity.
+  const listener = new Listener(() => new pg.Client({ connectionString: url, types: pgTypes, application_name: 'runwarden:listen' }), logger);
   let closed = false;
 
   const handle = (client: pg.Pool | pg.PoolClient, inTx: boolean): Db => {
