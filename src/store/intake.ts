@@ -5,8 +5,9 @@
  */
 import type { TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
-import { getTask, mapTaskRow, type StepRecord, type TaskRow } from './tasks.js';
+import { mapTaskRow, type StepRecord, type TaskRow } from './tasks.js';
 
+/** A task as intake decided it: `queued` with every step pending, or `rejected` with its reasons. */
 export interface NewTask {
   id: string;
   externalRef: string | null;
@@ -59,7 +60,11 @@ export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task:
     JSON.stringify(t.event.data),
   ], { name: 'rw_insert_task' });
   if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };
-  const existing = t.externalRef ? await getTask(db, t.externalRef) : undefined;
-  if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by externalRef`);
-  return { task: existing, created: false };
+  // The conflicting insert has committed (ON CONFLICT waits for it), so this statement sees it.
+  // By external_ref only: getTask would prefer a task whose *id* equals this ref.
+  const existing = t.externalRef
+    ? await db.query<Record<string, unknown>>('SELECT * FROM tasks WHERE external_ref = $1', [t.externalRef], { name: 'rw_task_by_external_ref' })
+    : [];
+  if (!existing[0]) throw new Error(`task ${t.id} was neither inserted nor found by externalRef ${String(t.externalRef)}`);
+  return { task: mapTaskRow(existing[0]), created: false };
 }

@@ -159,6 +159,15 @@ describeBackends('intake', ({ db, kind, url }) => {
     expect(await listEvents(db(), first.task.id)).toHaveLength(1);
   });
 
+  it('deduplicates by externalRef even when the ref is another task\'s id', async () => {
+    const base = { taskClass: 'service.restart', input: { service: 'a', environment: 'staging' } };
+    const a = await submitTask(db(), set, base, opts());
+    const b = await submitTask(db(), set, { ...base, externalRef: a.task.id }, opts());
+    expect(b.created).toBe(true);
+    const c = await submitTask(db(), set, { ...base, externalRef: a.task.id }, opts());
+    expect(c).toMatchObject({ created: false, task: { id: b.task.id } });
+  });
+
   it(`creates exactly one task from 20 concurrent requests with one externalRef (${kind === 'postgres' ? 'two pools, truly concurrent' : 'one connection, interleaved'})`, async () => {
     // On PostgreSQL a second pool puts the requests on up to 20 connections at once.
     const other = kind === 'postgres' ? await openDb(url(), { migrate: false, poolSize: 10 }) : db();
