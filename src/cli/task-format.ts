@@ -22,6 +22,7 @@ function compact(value: unknown, max = 100): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
+/** The `runwarden tasks` table; `no tasks` when empty. */
 export function formatTaskTable(tasks: TaskSummary[]): string {
   if (!tasks.length) return 'no tasks';
   return table(

@@ -55,8 +55,10 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta
 /** Serialises migrators across processes on one PostgreSQL server ('rwm'). */
 const MIGRATION_LOCK = 0x72776d;
 
+/** The target of an in-memory PGlite (tests, throwaway runs). */
 export const MEMORY_TARGET = 'memory://';
 
+/** True for `postgres://` and `postgresql://` targets. */
 export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
 }
@@ -109,6 +111,7 @@ interface Opened {
 const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '3D000', '28000', '28P01', '53300']);
 
+/** True when a driver error means the server is unreachable or refused us (not a bad statement). */
 export function isConnectionError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;

@@ -27,6 +27,7 @@ export interface EventRow {
   data: Record<string, unknown>;
 }
 
+/** An `events` row to an EventRow. */
 export function mapEventRow(r: Record<string, unknown>): EventRow {
   return {
     seq: Number(r.seq),

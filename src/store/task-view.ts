@@ -11,6 +11,7 @@ import type { Db } from './db.js';
 import { listEvents, type EventRow } from './events.js';
 import { getTask, type StepRecord, type TaskRow } from './tasks.js';
 
+/** A step as shown: its record plus its id. */
 export interface StepView {
   id: string;
   status: StepStatus;
@@ -21,6 +22,7 @@ export interface StepView {
   note: string | null;
 }
 
+/** A ledger event as shown. */
 export interface EventView {
   seq: number;
   at: string;
@@ -44,6 +46,7 @@ export interface TaskSummary {
   updatedAt: string;
 }
 
+/** The task as `show --json` prints it (interfaces.md fixes its named fields). */
 export interface TaskView extends TaskSummary {
   requestedBy: string | null;
   input: Record<string, unknown>;
@@ -61,6 +64,7 @@ export interface TaskView extends TaskSummary {
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
+/** The line `runwarden tasks` shows for a task (and the array `tasks --json` prints). */
 export function summarizeTask(t: TaskRow): TaskSummary {
   return {
     id: t.id,
@@ -97,6 +101,7 @@ function orderedSteps(steps: Record<string, StepRecord>, runbook: CompiledRunboo
   });
 }
 
+/** A ledger event with its time as an ISO string. */
 export function eventView(e: EventRow): EventView {
   return { seq: e.seq, at: e.at.toISOString(), type: e.type, step: e.step, actor: e.actor, data: e.data };
 }
