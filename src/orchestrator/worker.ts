@@ -42,8 +42,14 @@ export interface WorkerOptions {
   hooks?: CheckpointHooks;
   /** Model calls one task may make in all (`RUNWARDEN_LLM_MAX_CALLS`). Default 10. */
   agentCallCap?: number;
-  /** Runs before `runUntilIdle` returns and between idle looks (outbox delivery). */
+  /**
+   * Housekeeping (outbox delivery): runs between idle looks, before `runUntilIdle` returns, and
+   * in the background at most every `housekeepingMs` while the worker is busy, so a worker that
+   * never goes idle still delivers its packets.
+   */
   onIdle?: () => Promise<void>;
+  /** How often a busy worker runs `onIdle` in the background. Default 1s. */
+  housekeepingMs?: number;
   /** Called after each task leaves the worker's hands (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
 }
@@ -70,6 +76,8 @@ export class Worker {
   private readonly stopCtl = new AbortController();
   private wakeResolve: (() => void) | null = null;
   private readonly stats: WorkerStats = { claimed: 0, released: 0, errors: 0 };
+  private housekeeping: Promise<void> | null = null;
+  private lastHousekeeping = 0;
 
   constructor(private readonly opts: WorkerOptions) {
     this.workerId = opts.workerId ?? newId('wrk');
@@ -149,10 +157,13 @@ export class Worker {
         }
         if (claimed > 0 && this.active.size < this.concurrency) continue;
         if (this.active.size > 0) {
+          this.housekeepInBackground(log);
           await this.waitForWake(this.pollMs);
           continue;
         }
+        await this.housekeeping;
         if (this.opts.onIdle) await this.opts.onIdle();
+        this.lastHousekeeping = Date.now();
         const idle = await idleStatus(this.opts.db);
         if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
         const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
@@ -160,10 +171,24 @@ export class Worker {
       }
     } finally {
       await Promise.allSettled([...this.active.values()].map((a) => a.promise));
+      await this.housekeeping;
       if (this.opts.onIdle) await this.opts.onIdle().catch((err) => log.warn({ err }, 'idle hook failed'));
       if (unlisten) await unlisten().catch(() => undefined);
       log.info({ ...this.stats }, 'worker stopped');
     }
+  }
+
+  /** Runs `onIdle` without holding up claims, one run at a time, at most every housekeepingMs. */
+  private housekeepInBackground(log: Logger): void {
+    const every = this.opts.housekeepingMs ?? 1000;
+    if (!this.opts.onIdle || this.housekeeping || Date.now() - this.lastHousekeeping < every) return;
+    this.lastHousekeeping = Date.now();
+    this.housekeeping = this.opts
+      .onIdle()
+      .catch((err: unknown) => log.warn({ err }, 'housekeeping failed'))
+      .finally(() => {
+        this.housekeeping = null;
+      });
   }
 
   private start(task: TaskRow, log: Logger): void {
