@@ -192,7 +192,7 @@ describe('the example runbooks', () => {
     const rb = load('service-restart.yaml');
     const restart = rb.steps[rb.stepIndex.restart!]!;
     expect(restart).toMatchObject({ repeat: 'keyed', changes: true, ids: ['restartId'] });
-    expect(restart.verify[0]?.poll).toEqual({ everyMs: 1000, withinMs: 20_000 });
+    expect(restart.verify[0]?.poll).toEqual({ everyMs: 1000, withinMs: 10_000 });
     const c = { ...ctx({ service: 'billing-api', environment: 'production' }), steps: { 'check-health': { status: 'succeeded' as const, health: 'healthy' } } };
     expect(restart.when?.test(c)).toBe(false);
     expect(rb.policy.guards[0]?.deny.test({ ...c, env: { CHANGE_FREEZE: 'true' } })).toBe(true);
