@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { nextSteps, shellQuote } from './next-steps.js';
+
+const tasks = { completed: 'tsk_c', escalated: 'tsk_e', awaiting: 'tsk_a' };
+
+describe('nextSteps', () => {
+  it('offers only the commands the program has', () => {
+    const text = nextSteps({ tasks, flags: [], has: (c) => c !== 'serve' && c !== 'tasks' });
+    expect(text).toContain('runwarden show tsk_c\n');
+    expect(text).toContain('runwarden packet tsk_e --format md\n');
+    expect(text).toContain('runwarden approve tsk_a --operator you --reason "contract signed"\n');
+    expect(text).not.toContain('runwarden serve');
+    expect(text).not.toContain('runwarden tasks');
+    expect(nextSteps({ tasks, flags: [], has: () => true })).toContain('runwarden serve\n');
+  });
+
+  it('adds the flags that find the demo data to every command', () => {
+    const text = nextSteps({ tasks: { escalated: 'tsk_e' }, flags: ['--db ./x'], has: () => true });
+    const commands = text.split('\n').filter((l) => l.trim().startsWith('runwarden '));
+    expect(commands.length).toBeGreaterThan(0);
+    expect(commands.every((c) => c.endsWith(' --db ./x'))).toBe(true);
+  });
+});
+
+describe('shellQuote', () => {
+  it('leaves plain paths alone and quotes the rest', () => {
+    expect(shellQuote('./.runwarden/db')).toBe('./.runwarden/db');
+    expect(shellQuote('postgres://u@h:5432/db')).toBe('postgres://u@h:5432/db');
+    expect(shellQuote("my dir/it's")).toBe(`'my dir/it'\\''s'`);
+  });
+});

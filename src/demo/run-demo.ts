@@ -1,0 +1,241 @@
+/**
+ * `runwarden demo` as a library: start the simulated operations API on loopback, submit the demo
+ * tasks from the example runbooks, run one worker until idle with a progress view, print the
+ * handover packet of the task that failed verification, and the commands to try next.
+ *
+ * The deployment config is built here in code (the API's URL and token, a JSON-lines file sink)
+ * so the demo needs nothing but `npm install`, and it never reads the user's runwarden.yaml or
+ * DATABASE_URL: demo tasks must not land in a real deployment's database or pager.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createExecutor } from '../agents/index.js';
+import { deploymentConfig } from '../config/index.js';
+import { RunwardenError } from '../errors.js';
+import { escalationHooks } from '../escalation/hooks.js';
+import { createDeliverer } from '../escalation/outbox-delivery.js';
+import type { Packet } from '../escalation/packet-schema.js';
+import { renderPacketMarkdown } from '../escalation/render-markdown.js';
+import type { Logger } from '../log.js';
+import { submitTask } from '../orchestrator/intake.js';
+import { Worker } from '../orchestrator/worker.js';
+import { loadRunbooksOrThrow } from '../runtime.js';
+import { createMasker } from '../secrets/mask.js';
+import { startSim } from '../sim/index.js';
+import { lockDataDir } from '../store/data-dir-lock.js';
+import { isPostgresUrl, MEMORY_TARGET, openDb } from '../store/db.js';
+import { latestPacket } from '../store/packets.js';
+import { getTask, listEvents, type TaskRow } from '../store/tasks.js';
+import { nextSteps, shellQuote, type NextStepTasks } from './next-steps.js';
+import { progressView, type ProgressOutput, type TaskProgress } from './progress.js';
+import { DEMO_SCENARIOS, type DemoScenario } from './scenarios.js';
+
+/** The example runbooks shipped with the package, beside `src/` and `dist/` (never cwd). */
+export const EXAMPLE_RUNBOOKS_DIR = fileURLToPath(new URL('../../runbooks', import.meta.url));
+
+/** The demo's default database, relative to the working directory. */
+export const DEMO_DEFAULT_DB = './.runwarden/db';
+
+export interface DemoOptions {
+  /** Database target: a PGlite directory or a PostgreSQL URL. Default DEMO_DEFAULT_DB. */
+  db?: string;
+  /** Runbooks folder. Default EXAMPLE_RUNBOOKS_DIR. */
+  runbooks?: string;
+  /** Delete the embedded database (and the demo's packet file) first. Default false. */
+  reset?: boolean;
+  /** Where the demo writes. */
+  out: ProgressOutput;
+  logger: Logger;
+  /** Which commands the program has, for the "try next" list. Default: all. */
+  has?: (command: string) => boolean;
+  /** How often the progress view reads the ledger, in ms. Default 150. */
+  pollMs?: number;
+  /** Stops the worker early (Ctrl-C): the tasks in flight are handed back, nothing half-recorded. */
+  signal?: AbortSignal;
+}
+
+export interface DemoResult {
+  /** Each scenario with its task as it ended. */
+  tasks: Array<{ scenario: DemoScenario; task: TaskRow }>;
+  /** Scenarios whose task did not end as the demo meant it to (empty when all went to plan). */
+  unexpected: Array<{ scenario: DemoScenario; task: TaskRow }>;
+  /** The JSON-lines file the packets were delivered to. */
+  packetsFile: string;
+  elapsedMs: number;
+}
+
+/** Where the demo's file sink writes for a database target: beside the embedded database. */
+export function packetsFileFor(db: string): string {
+  return isPostgresUrl(db) || db === MEMORY_TARGET ? resolve('.runwarden/packets.jsonl') : `${resolve(db.replace(/^file:\/\//, ''))}-packets.jsonl`;
+}
+
+/**
+ * Deletes an embedded database directory and the demo's packet file. Refuses a PostgreSQL URL
+ * and any directory that is not a PGlite data directory: `--reset --db .` must never empty a
+ * user's working directory.
+ */
+export async function resetDemoData(db: string): Promise<void> {
+  if (isPostgresUrl(db) || db === MEMORY_TARGET) {
+    throw new RunwardenError('USAGE', '--reset works on the embedded database only; drop a PostgreSQL database with your own tools');
+  }
+  const dir = resolve(db.replace(/^file:\/\//, ''));
+  if (existsSync(dir) && !existsSync(join(dir, 'PG_VERSION'))) {
+    throw new RunwardenError('USAGE', `--reset refuses to delete ${dir}: it is not an embedded database directory`);
+  }
+  // Holding the lock while deleting: another process with the database open makes this fail
+  // with its pid, rather than losing its writes under it.
+  const release = await lockDataDir(dir);
+  try {
+    await rm(dir, { recursive: true, force: true });
+    await rm(packetsFileFor(db), { force: true });
+  } finally {
+    await release();
+  }
+}
+
+/** A tag for external references that differs between runs: base36 seconds and two random chars. */
+function runTag(): string {
+  return `${Math.floor(Date.now() / 1000).toString(36)}${randomBytes(2).toString('hex').slice(0, 2)}`;
+}
+
+/** What is about to happen; on a pipe also the legend of the keys the plain lines use. */
+function intro(url: string, target: string, tty: boolean): string {
+  const where = isPostgresUrl(target) ? 'PostgreSQL' : `the embedded database in ${target}`;
+  const lines = [
+    `runwarden demo: ${DEMO_SCENARIOS.length} tasks from the example runbooks, carried by one worker on ${where}`,
+    `against a simulated operations API on ${url}. Each shows one way a task can end:`,
+    '',
+  ];
+  const keyWidth = Math.max(...DEMO_SCENARIOS.map((s) => s.key.length));
+  if (!tty) lines.push(...DEMO_SCENARIOS.map((s) => `  ${s.key.padEnd(keyWidth)}  ${s.title}`), '');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Runs the demo; writes the intro, progress, packet and next steps to `o.out`. */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const target = o.db ?? DEMO_DEFAULT_DB;
+  const runbooksDir = o.runbooks ?? EXAMPLE_RUNBOOKS_DIR;
+  const out = o.out;
+  if (o.reset) await resetDemoData(target);
+  const token = `demo_${randomBytes(16).toString('hex')}`;
+  // Creating the embedded database takes seconds on first use: it starts at once and the intro
+  // is written meanwhile, so the wait is not a blank screen.
+  const opening = openDb(target, { logger: o.logger });
+  const [rbs, simmed] = await Promise.allSettled([loadRunbooksOrThrow(runbooksDir), startSim({ token })]);
+  if (simmed.status === 'fulfilled' && rbs.status === 'fulfilled') out.write(intro(simmed.value.url, target, out.tty));
+  const [opened] = await Promise.allSettled([opening]);
+  if (rbs.status === 'rejected' || simmed.status === 'rejected' || opened.status === 'rejected') {
+    if (simmed.status === 'fulfilled') await simmed.value.close();
+    if (opened.status === 'fulfilled') await opened.value.close();
+    throw [rbs, simmed, opened].find((r) => r.status === 'rejected')!.reason;
+  }
+  const runbooks = rbs.value;
+  const sim = simmed.value;
+  const db = opened.value;
+  const packetsFile = packetsFileFor(target);
+  const config = deploymentConfig({
+    env: { OPS_API_URL: sim.url },
+    secrets: { OPS_API_TOKEN: token },
+    sinks: { archive: { name: 'archive', type: 'file', path: packetsFile } },
+    routes: { default: ['archive'] },
+  });
+  const masker = createMasker(config.secretValues());
+  try {
+    const tag = runTag();
+    const tracked: TaskProgress[] = [];
+    for (const scenario of DEMO_SCENARIOS) {
+      scenario.arrange?.(sim);
+      const { task } = await submitTask(db, runbooks, scenario.request(tag), { now: new Date(), env: { ...config.env }, secrets: { ...config.secrets } });
+      tracked.push({ scenario, task, fresh: [] });
+    }
+
+    const view = progressView(out, DEMO_SCENARIOS, started);
+    const seen = new Map<string, number>();
+    const dbh = db;
+    const refresh = async () => {
+      for (const t of tracked) {
+        const events = await listEvents(dbh, t.task.id);
+        const from = seen.get(t.task.id) ?? 0;
+        t.fresh = events.filter((e) => e.seq > from);
+        seen.set(t.task.id, events.at(-1)?.seq ?? from);
+        t.task = (await getTask(dbh, t.task.id)) ?? t.task;
+      }
+      view.update(tracked);
+    };
+    await refresh();
+
+    const escalation = escalationHooks({ config, runbooks, masker });
+    const delivery = createDeliverer({ db, config, masker, logger: o.logger });
+    const worker = new Worker({
+      db,
+      runbooks,
+      executor: createExecutor(),
+      logger: o.logger,
+      // Every demo task at once: the run takes as long as the slowest story, not their sum.
+      concurrency: DEMO_SCENARIOS.length,
+      pollMs: 250,
+      env: { ...config.env },
+      secrets: { ...config.secrets },
+      mask: (v) => masker.maskValue(v),
+      hooks: escalation.hooks,
+      onIdle: () => delivery.deliver().then(
+        () => undefined,
+        (err: unknown) => o.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
+      ),
+    });
+    const onAbort = () => void worker.stop();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    // The view reads the ledger on its own timer: one refresh at a time, never piling up.
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        await new Promise((r) => setTimeout(r, o.pollMs ?? 150));
+        if (polling) await refresh();
+      }
+    })();
+    try {
+      await worker.runUntilIdle();
+    } finally {
+      polling = false;
+      await poller;
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+    await refresh();
+
+    const tasks = tracked.map(({ scenario, task }) => ({ scenario, task }));
+    const byState = (s: TaskRow['state']) => tasks.find((t) => t.task.state === s && t.scenario.expect === s)?.task.id;
+    const escalated = byState('escalated');
+    if (escalated) {
+      const packet = await latestPacket(db, escalated);
+      if (packet) {
+        out.write(`\nThe packet the unhealthy restart handed over (also in ${packetsFile}):\n\n`);
+        out.write(renderPacketMarkdown(packet.body as unknown as Packet));
+      }
+    }
+
+    const ids: NextStepTasks = {};
+    const put = (k: keyof NextStepTasks, id: string | undefined) => id && (ids[k] = id);
+    put('completed', byState('completed'));
+    put('rejected', byState('rejected'));
+    put('escalated', escalated);
+    put('rolledBack', byState('rolled_back'));
+    put('awaiting', byState('awaiting_approval'));
+    const flags: string[] = [];
+    if (o.db !== undefined && resolve(o.db) !== resolve(DEMO_DEFAULT_DB)) flags.push(`--db ${shellQuote(o.db)}`);
+    // The commands load runbooks from ./runbooks by default; elsewhere they need to be told.
+    if (resolve(runbooksDir) !== resolve('runbooks')) flags.push(`--runbooks ${shellQuote(runbooksDir)}`);
+    out.write(`\nTry next (the demo's tasks stay in ${isPostgresUrl(target) ? 'the database' : target}; run the demo again to add more, --reset to start clean):\n\n`);
+    out.write(nextSteps({ tasks: ids, flags, has: o.has ?? (() => true) }));
+    out.write(`\nThe simulated API stopped with the demo: a task you approve or resume waits in the queue for a worker.\n`);
+
+    const unexpected = tasks.filter((t) => t.task.state !== t.scenario.expect);
+    return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
+  } finally {
+    await db.close();
+    await sim.close();
+  }
+}
