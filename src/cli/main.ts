@@ -18,6 +18,7 @@ const COMMANDS: Array<() => Promise<{ register(program: Command): void }>> = [
   () => import('./commands/submit.js'),
   () => import('./commands/tasks.js'),
   () => import('./commands/show.js'),
+  () => import('./commands/demo.js'),
 ];
 
 export async function buildProgram(): Promise<Command> {
