@@ -118,7 +118,7 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
       priority: req?.priority ?? 0,
       state: rejection ? 'rejected' : 'queued',
       steps,
-      retryLimit: runbook?.policy.retryBudget ?? 0,
+      retryLimit: runbook && !rejection ? runbook.policy.retryBudget : 0,
       deadlineAt: runbook && !rejection ? new Date(opts.now.getTime() + runbook.policy.deadlineMs) : null,
       rejection: rejection ?? null,
       event: rejection

@@ -217,7 +217,7 @@ describeBackends('operator actions', ({ db }) => {
     const t = await hc.submit('t.wait', {});
     await hc.work();
     const token = ((await hc.task(t.id)).cursor as Cursor).callbackToken!;
-    clock.advance(1000);
+    clock.advance(6000);
     await hc.work();
     expect((await hc.task(t.id)).escalation).toMatchObject({ kind: 'callback_timeout' });
     await OPERATOR_ACTION_FUNCTIONS.retry({ ...ctx, now: clock.now() }, t.id, who);

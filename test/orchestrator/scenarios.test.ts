@@ -222,7 +222,7 @@ describeBackends('orchestrator scenarios', ({ db }) => {
     expect(done.state).toBe('completed');
     expect(done.steps['wait-ready']?.captures).toEqual({ tenant: 'ten_9' });
 
-    clock.advance(1000);
+    clock.advance(6000);
     await hc.work();
     const late = await hc.task(b.id);
     expect(late.state).toBe('escalated');
