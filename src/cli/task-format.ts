@@ -74,6 +74,8 @@ export function formatTask(v: TaskView): string {
   if (v.nextAttemptAt) field('next try', shortTime(v.nextAttemptAt));
   if (v.leaseOwner) field('held by', v.leaseOwner);
   if (v.cancelRequested) field('cancel', 'requested; the worker stops at its next checkpoint');
+  if (v.callback?.waiting) field('callback', `waiting until ${shortTime(v.callback.timeoutAt ?? '')}: runwarden callback ${v.callback.token} --data '{...}'`);
+  else if (v.callback) field('callback', `token ${v.callback.token} (for the task's wait step)`);
   if (v.escalation) field('escalated', `${v.escalation.kind}${v.escalation.step ? ` at ${v.escalation.step}` : ''}: ${v.escalation.message}`);
   field('created', shortTime(v.createdAt));
   field('updated', shortTime(v.updatedAt));

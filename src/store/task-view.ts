@@ -58,6 +58,11 @@ export interface TaskView extends TaskSummary {
   rejection: unknown;
   /** The reason of the last escalation. */
   escalation: TaskRow['escalation'];
+  /**
+   * The task's callback credential (runbooks with a `wait` step) while it can still be used,
+   * and the deadline of the wait in progress: what `runwarden callback` needs.
+   */
+  callback: { token: string; waiting: boolean; timeoutAt: string | null } | null;
   steps: StepView[];
   events: EventView[];
 }
@@ -121,9 +126,19 @@ export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbo
     cancelRequested: t.cancelRequested,
     rejection: t.rejection,
     escalation: t.escalation,
+    callback: callbackView(t),
     steps: orderedSteps(t.steps, runbook && runbook.id === t.runbookId ? runbook : undefined),
     events: events.map(eventView),
   };
+}
+
+const FINAL: readonly TaskState[] = ['completed', 'partially_completed', 'rolled_back', 'cancelled', 'rejected'];
+
+function callbackView(t: TaskRow): TaskView['callback'] {
+  const cursor = t.cursor as { callbackToken?: string; callback?: { timeoutAt?: string } };
+  if (!cursor.callbackToken || FINAL.includes(t.state)) return null;
+  const waiting = t.state === 'waiting_callback';
+  return { token: cursor.callbackToken, waiting, timeoutAt: waiting ? cursor.callback?.timeoutAt ?? null : null };
 }
 
 /** Reads a task by id or externalRef with its ledger; undefined when there is none. */

@@ -8,6 +8,7 @@ import { harness, shiftedClock, type Harness } from '../helpers/harness.js';
 import { startSim, type Sim } from '../../src/sim/index.js';
 import { approve, deliverCallback } from '../../src/orchestrator/operator.js';
 import type { Cursor } from '../../src/orchestrator/types.js';
+import { readTaskView } from '../../src/store/task-view.js';
 
 let sim: Sim;
 beforeAll(async () => {
@@ -214,6 +215,9 @@ describeBackends('orchestrator scenarios', ({ db }) => {
     expect(waiting.callbackTokenHash).toMatch(/^[0-9a-f]{64}$/);
     const token = (waiting.cursor as Cursor).callback!.token;
     expect(JSON.stringify(await hc.events(a.id))).not.toContain(token);
+    // An operator (or the system that calls back) reads the token from show.
+    const shown = await readTaskView(db(), a.id, (id) => h.runbooks.byId.get(id));
+    expect(shown?.callback).toEqual({ token, waiting: true, timeoutAt: (waiting.cursor as Cursor).callback!.timeoutAt });
 
     await deliverCallback({ db: db(), now: clock.now() }, token, { tenant: 'ten_9' });
     await expect(deliverCallback({ db: db(), now: clock.now() }, token, {})).rejects.toMatchObject({ code: 'CALLBACK_UNKNOWN' });
