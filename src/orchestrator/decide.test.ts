@@ -496,6 +496,18 @@ describe('decide: stopping and cancelling', () => {
     expect(second.next.type).toBe('release');
   });
 
+  it('a cancel that cuts an attempt off records it as human_aborted and schedules nothing', () => {
+    const p = plan([httpStep('a'), httpStep('b')]);
+    const first = decide(taskView(p), p, claimed, env());
+    const t = { ...apply(taskView(p), first), cancelRequested: true };
+    const second = decide(t, p, finished(first, { kind: 'error', code: 'ABORTED', message: 'aborted', maybeApplied: true, failureClass: 'transient' }), env());
+    expect(second.commit?.to).toBe('cancelled');
+    expect(second.commit?.finishAttempts?.[0]).toMatchObject({ outcome: 'failed', failureClass: 'human_aborted' });
+    expect(second.commit?.events.map((e) => e.type)).toEqual(['attempt.finished']);
+    expect(second.commit?.patch.retryUsed).toBe(0);
+    expect(second.commit?.patch.nextAttemptAt).toBeUndefined();
+  });
+
   it('a cancel requested while running stops at the next safe point', () => {
     const p = plan([httpStep('a'), httpStep('b')]);
     const first = decide(taskView(p), p, claimed, env());

@@ -13,7 +13,7 @@ import { release } from './moves.js';
 import { onInDoubt } from './recovery.js';
 import { compensateNext } from './rollback.js';
 import { enterStep, enterStepCursor, startAction, startProbe, startRefresh, startVerify } from './step-entry.js';
-import { onFinished } from './step-outcome.js';
+import { onFinished, recordCancelledAttempt } from './step-outcome.js';
 import { finish, goToNext } from './step-settle.js';
 import type { DecideEnv, Decision, OrchestratorEvent, TaskView } from './types.js';
 
@@ -29,6 +29,12 @@ export function decide(task: TaskView, plan: CompiledRunbook, event: Orchestrato
   }
   if (event.kind === 'claimed') {
     for (const open of event.openAttempts) onInDoubt(d, open);
+  } else if (event.kind === 'finished' && task.cancelRequested) {
+    // An operator cancelled while the attempt ran: record what it did, then stop. Nothing else
+    // follows from its outcome (no retry, no next step).
+    recordCancelledAttempt(d, event.attempt, event.outcome, event.durationMs);
+    d.moveTo('cancelled');
+    return release(d);
   } else if (event.kind === 'finished') {
     const early = onFinished(d, event.attempt.kind, event.attempt.step, event.attempt.attempt, event.attempt.idempotencyKey, event.outcome, event.durationMs);
     if (early) return early;

@@ -14,7 +14,8 @@ import { classify, describeResult } from './outcome.js';
 import type { RawOutcome } from './outcome.js';
 import { onCompensated } from './rollback.js';
 import { internalFailure, onFailure, stepSucceeded } from './step-settle.js';
-import type { Decision } from './types.js';
+import type { AttemptRef, Decision } from './types.js';
+import type { FailureClass } from '../lifecycle/vocabulary.js';
 
 export function onFinished(
   d: Draft,
@@ -159,4 +160,28 @@ function verifyOrSucceed(d: Draft, step: CompiledStep): Decision | null {
   d.cursor.phase = 'verify';
   d.cursor.verify = { index: 0, startedAt: d.nowIso, polls: 0 };
   return null;
+}
+
+/**
+ * The attempt in flight when an operator cancelled: its outcome as it was (an action that
+ * answered keeps its captures: its effect happened), `human_aborted` when the cancel cut it off.
+ */
+export function recordCancelledAttempt(d: Draft, attempt: AttemptRef, raw: RawOutcome, durationMs: number): void {
+  const step = d.step(attempt.step);
+  const cut = raw.kind === 'error' && raw.code === 'ABORTED';
+  const cls = cut ? null : classify(step, raw, d.context(step));
+  const ok = cls?.ok === true;
+  const failureClass = ok ? null : cut ? 'human_aborted' : (cls as { failureClass: FailureClass }).failureClass;
+  const error = ok ? null : cut ? 'cancelled by an operator during the attempt' : (cls as { message: string }).message;
+  d.finishAttempts.push({ ...attempt, outcome: ok ? 'succeeded' : 'failed', failureClass, error, durationMs, result: raw.kind === 'result' ? observe(raw.result) : null });
+  d.event('attempt.finished', attempt.step, { kind: attempt.kind, attempt: attempt.attempt, outcome: ok ? 'succeeded' : 'failed', failureClass, error, durationMs });
+  if (attempt.kind === 'action') {
+    if (ok) {
+      const captured = evaluateCaptures(step.capture, { ...d.context(step), result: (cls as { result: unknown }).result });
+      if ('values' in captured) d.record(step.id).captures = captured.values;
+      d.setStatus(step.id, 'succeeded', 'its action finished as the task was cancelled');
+    } else {
+      d.setStatus(step.id, cut && step.repeat === 'once' ? 'in_doubt' : 'failed', error ?? undefined);
+    }
+  }
 }

@@ -251,6 +251,10 @@ describeBackends('operator actions', ({ db }) => {
     expect(done.state).toBe('cancelled');
     const attempts = await h.attempts(t.id);
     expect(attempts.every((a) => a.finishedAt !== null)).toBe(true);
+    expect(attempts.find((a) => a.kind === 'action' && a.step === 'restart')).toMatchObject({ outcome: 'failed', failureClass: 'human_aborted' });
+    // Stopped there: no retry was scheduled on the way to cancelled.
+    expect((await h.events(t.id)).some((e) => e.type === 'retry.scheduled')).toBe(false);
+    expect(done.retryUsed).toBe(0);
     expect(sim.count('service.restart')).toBe(0);
   });
 });
