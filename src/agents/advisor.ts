@@ -6,9 +6,11 @@
  */
 import type { ChatOpenAICompletions } from '@langchain/openai';
 import { trim } from '../orchestrator/outcome.js';
+import type { TokenUse } from './decision-agent.js';
 import { contentText } from './decision-answer.js';
 import { dataBlock } from './decision-prompt.js';
 import { createChatModel, llmSettingsFromEnv, type LlmSettings } from './llm-config.js';
+import { tokensOf } from './openai-decision-agent.js';
 
 /** Longest `why` the advisor may write; longer answers are cut. */
 export const MAX_WHY_CHARS = 800;
@@ -29,6 +31,18 @@ export interface AdviseOptions {
   signal?: AbortSignal;
   /** Default `ADVISOR_TIMEOUT_MS`. */
   timeoutMs?: number;
+  /** Told once how the call went, whatever its outcome: for the caller's `agent.call` ledger event. */
+  onCall?: (call: AdviceCall) => void;
+}
+
+/** How one advice call went. */
+export interface AdviceCall {
+  /** How long the model took (or was waited for). */
+  latencyMs: number;
+  /** Token use, when the endpoint reported it. */
+  tokens?: TokenUse;
+  /** Why no advice came back (an error, the timeout, an empty answer); absent when it did. */
+  error?: string;
 }
 
 /**
@@ -37,8 +51,17 @@ export interface AdviseOptions {
  * already masked: whatever the packet builder passes (reason, evidence, the recommended action).
  */
 export async function adviseWhy(evidence: unknown, ruleText: string, opts: AdviseOptions): Promise<string | null> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? ADVISOR_TIMEOUT_MS);
+  const timeoutMs = opts.timeoutMs ?? ADVISOR_TIMEOUT_MS;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const started = performance.now();
+  const report = (call: Omit<AdviceCall, 'latencyMs'>) => {
+    try {
+      opts.onCall?.({ latencyMs: Math.round(performance.now() - started), ...call });
+    } catch {
+      // a reporting bug must not turn into a throw: the caller relies on null, never an error
+    }
+  };
   try {
     const chat = 'invoke' in opts.model ? opts.model : await createChatModel(opts.model);
     const { HumanMessage, SystemMessage } = await import('@langchain/core/messages');
@@ -46,10 +69,17 @@ export async function adviseWhy(evidence: unknown, ruleText: string, opts: Advis
       [new SystemMessage(ADVISOR_INSTRUCTIONS), new HumanMessage(dataBlock({ evidence, ruleBasedWhy: ruleText }))],
       { signal },
     );
-    if ((msg.tool_calls ?? []).length) return null; // no tools were offered: not an answer
+    const { tokens } = tokensOf(msg.usage_metadata);
+    const used = tokens ? { tokens } : {};
+    if ((msg.tool_calls ?? []).length) {
+      report({ ...used, error: 'answered with a tool call, not text' }); // no tools were offered: not an answer
+      return null;
+    }
     const text = contentText(msg.content).trim();
+    report(text ? used : { ...used, error: 'empty answer' });
     return text ? trim(text, MAX_WHY_CHARS) : null;
-  } catch {
+  } catch (err) {
+    report({ error: timeout.aborted ? `no answer within ${timeoutMs}ms` : err instanceof Error ? err.message : String(err) });
     return null;
   }
 }
@@ -57,7 +87,7 @@ export async function adviseWhy(evidence: unknown, ruleText: string, opts: Advis
 /** An advisor bound to one model, made once and reused across packets. */
 export interface Advisor {
   readonly model: string;
-  adviseWhy(evidence: unknown, ruleText: string, opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<string | null>;
+  adviseWhy(evidence: unknown, ruleText: string, opts?: Omit<AdviseOptions, 'model'>): Promise<string | null>;
 }
 
 /** The advisor the environment configures (same settings as the decision agent), or null. */
@@ -70,7 +100,8 @@ export function advisorFromEnv(env: NodeJS.ProcessEnv = process.env): Advisor | 
     async adviseWhy(evidence, ruleText, opts = {}) {
       chat ??= createChatModel(settings);
       const model = await chat.catch(() => null);
-      return model ? adviseWhy(evidence, ruleText, { ...opts, model }) : null;
+      // Without a model (a client that cannot start), adviseWhy reports the reason itself.
+      return adviseWhy(evidence, ruleText, { ...opts, model: model ?? settings });
     },
   };
 }

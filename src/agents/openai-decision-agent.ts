@@ -55,7 +55,8 @@ export function agentFromEnv(env: NodeJS.ProcessEnv = process.env): DecisionAgen
   return settings ? new OpenAIDecisionAgent(settings) : null;
 }
 
-function tokensOf(usage: { input_tokens?: number; output_tokens?: number } | undefined): { tokens?: TokenUse } {
+/** Token use from langchain's `usage_metadata`, as `{ tokens }`, or `{}` when the endpoint reported none. */
+export function tokensOf(usage: { input_tokens?: number; output_tokens?: number } | undefined): { tokens?: TokenUse } {
   if (!usage) return {};
   const tokens: TokenUse = {};
   if (typeof usage.input_tokens === 'number') tokens.input = usage.input_tokens;

@@ -53,6 +53,23 @@ describe('adviseWhy', () => {
     expect(long).toMatch(/50 more characters\)$/);
   });
 
+  it('reports each call for the ledger: token use with an answer, the reason without one', async () => {
+    const settings = llmSettingsFromEnv(LLM_ENV)!;
+    const calls: unknown[] = [];
+    const onCall = (c: unknown) => calls.push(c);
+    mock.answer(() => textAnswer('The check still says degraded.'));
+    await adviseWhy(evidence, rule, { model: settings, onCall });
+    mock.answer(() => textAnswer(''));
+    await adviseWhy(evidence, rule, { model: settings, onCall });
+    mock.answer((_req, signal) => hang(signal));
+    await adviseWhy(evidence, rule, { model: settings, onCall, timeoutMs: 30 });
+    expect(calls).toEqual([
+      { latencyMs: expect.any(Number), tokens: { input: 180, output: 24 } },
+      { latencyMs: expect.any(Number), tokens: { input: 180, output: 24 }, error: 'empty answer' },
+      { latencyMs: expect.any(Number), error: 'no answer within 30ms' },
+    ]);
+  });
+
   it('is off without a model', () => {
     expect(advisorFromEnv({})).toBeNull();
   });
