@@ -88,6 +88,7 @@ export const PACKET_FIELD_NOTES: Readonly<Record<string, string>> = {
   'agent.accepted': 'Whether the guard accepted the proposal.',
   'agent.verdict': "The guard's verdict: `accepted`, `off_policy` (not an offered option) or `ambiguous` (confidence under `minConfidence`).",
   'agent.at': 'When it answered.',
+  'recommendation.advice.at': 'When the model wrote it.',
   'recommendation.why': 'Why this action, in words, including what already changed and what a rollback cannot undo.',
 };
 

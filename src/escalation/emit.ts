@@ -96,6 +96,17 @@ export async function refreshOpen(tx: Db, ctx: EmitContext, a: { task: TaskRow; 
     const reason = old.reason ? { ...old.reason, at: row.createdAt.toISOString() } : undefined;
     const fresh = await build(tx, ctx, a.task, a.plan, row.id, row.createdAt, reason);
     // The route and severity stay those the packet was sent with.
-    await updatePacketBody(tx, row.id, { ...fresh, route: old.route ?? fresh.route, severity: old.severity ?? fresh.severity });
+    await updatePacketBody(tx, row.id, { ...fresh, route: old.route ?? fresh.route, severity: old.severity ?? fresh.severity, recommendation: keptAdvice(old.recommendation, fresh.recommendation) });
   }
+}
+
+/**
+ * The fresh recommendation with the model's advice carried over: kept while the rule text it
+ * rewords is unchanged, else null (still "asked", so the model is not asked again about a packet
+ * already sent, and no advice stands beside a rule text it was not written for).
+ */
+function keptAdvice(old: Packet['recommendation'] | undefined, fresh: Packet['recommendation']): Packet['recommendation'] {
+  if (!old || old.advice === undefined) return fresh;
+  const same = old.why === fresh.why && old.action === fresh.action;
+  return { ...fresh, advice: same ? old.advice : null };
 }

@@ -149,12 +149,25 @@ const Agent = z
   })
   .describe('the agent proposal that took part (a refused one is always shown)');
 
+const Advice = z
+  .strictObject({
+    text: z.string().describe("the model's wording: why the recommended action fits the evidence"),
+    model: z.string().describe('the model that wrote it'),
+    at: Iso,
+  })
+  .describe("a configured model's wording of `why`, shown beside the rule text and never replacing it");
+
 const Recommendation = z
   .strictObject({
     action: z.enum(OPERATOR_ACTIONS).nullable().describe('null when no action is left (a final state)'),
     why: z.string(),
     ownerNote: z.string().nullable().describe("the runbook owner's `escalation.recommend` text for this case"),
     commands: z.array(z.string()).describe('exact commands, with <you> for the operator'),
+    // Absent and null differ: absent, the model was never asked (none configured, or the packet
+    // predates it); null, it was asked once and gave nothing usable, so it is not asked again.
+    advice: Advice.nullable()
+      .optional()
+      .describe('the model\'s wording of `why` (a model may never change the action, commands or allowed actions); absent when no model was asked, null when one was asked and gave nothing'),
   })
   .describe('the recommended next action');
 
@@ -191,6 +204,7 @@ export type PacketAttempt = Packet['attempts'][number];
 export type PacketSideEffect = Packet['sideEffects'][number];
 export type PacketAgent = NonNullable<Packet['agent']>;
 export type PacketRecommendation = Packet['recommendation'];
+export type PacketAdvice = NonNullable<PacketRecommendation['advice']>;
 
 /** The packet JSON Schema (draft-07), generated from PacketSchema so the two cannot disagree. */
 export function packetJsonSchema(): Record<string, unknown> {

@@ -172,6 +172,8 @@ function agent(p: Packet): string[] {
 function next(p: Packet): string[] {
   const r = p.recommendation;
   const lines = ['', '## Next', '', r.action ? `**${r.action}**: ${esc(r.why)}` : esc(r.why)];
+  // Labelled as the model's, under the rule text it never replaces: a reader can weigh it.
+  if (r.advice) lines.push('', `Suggested wording by the model ${code(r.advice.model)}: ${esc(r.advice.text)}`);
   if (r.ownerNote) lines.push('', `Runbook owner: ${esc(r.ownerNote)}`);
   for (const c of r.commands) lines.push('', '```sh', c, '```');
   lines.push('', p.allowedActions.length ? `Allowed now: ${p.allowedActions.join(', ')}` : 'No action is allowed: the task is closed.');

@@ -82,6 +82,7 @@ export function pagerdutyRequest(sink: Extract<ResolvedSink, { type: 'pagerduty'
               changed: p.sideEffects.map((s) => ({ step: s.step, system: s.system, effect: s.effect, ids: s.ids })),
               next_action: p.recommendation.action,
               why: p.recommendation.why,
+              ...(p.recommendation.advice ? { model_advice: { text: p.recommendation.advice.text, model: p.recommendation.advice.model } } : {}),
               commands: p.recommendation.commands,
               allowed_actions: p.allowedActions,
             },
@@ -121,7 +122,8 @@ export function slackRequest(sink: Extract<ResolvedSink, { type: 'slack' }>, d: 
     ? p.sideEffects.map((s) => `• *${e(s.step)}* in ${e(s.system ?? 'an external system')}: ${SLACK_EFFECT[s.effect]}${Object.keys(s.ids).length ? ` (${Object.entries(s.ids).map(([k, v]) => `${e(k)} \`${e(String(v))}\``).join(', ')})` : ''}`).join('\n')
     : 'Nothing outside has changed.';
   const r = p.recommendation;
-  const next = `*Next: ${r.action ?? 'no action left'}*\n${e(r.why)}${r.ownerNote ? `\n_Runbook owner:_ ${e(r.ownerNote)}` : ''}`;
+  const advice = r.advice ? `\n_Suggested wording by the model ${e(r.advice.model)}:_ ${e(r.advice.text)}` : '';
+  const next = `*Next: ${r.action ?? 'no action left'}*\n${e(r.why)}${advice}${r.ownerNote ? `\n_Runbook owner:_ ${e(r.ownerNote)}` : ''}`;
   const links = [p.links.task ? `<${p.links.task}|Open task>` : '', `packet \`${p.packetId}\``, p.runbook.id ? `runbook ${e(p.runbook.id)}${p.runbook.version !== null ? ` v${p.runbook.version}` : ''}` : ''].filter(Boolean);
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(`${REASON_TITLES[p.reason.kind]}: ${ref}`, 150), emoji: true } },

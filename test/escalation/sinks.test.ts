@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { PAGERDUTY_EVENTS_URL } from '../../src/config/schema.js';
 import { buildPacket } from '../../src/escalation/build-packet.js';
 import type { Packet } from '../../src/escalation/packet-schema.js';
-import type { Delivery } from '../../src/escalation/sink-payloads.js';
+import { pagerdutyRequest, slackRequest, type Delivery } from '../../src/escalation/sink-payloads.js';
 import { sendToSink } from '../../src/escalation/sink-send.js';
 import { verifyWebhook } from '../../src/escalation/webhook-signature.js';
 import { caseInput, T0 } from './cases.js';
@@ -115,6 +115,24 @@ describe('slack sink', () => {
   it('says when the task was resolved', async () => {
     await sendToSink(config().sinks.chat!, resolve(), { now: NOW });
     expect(JSON.parse(mock.to(SLACK_URL)[0]!.body).text).toBe(`Resolved: INC-4203 is now completed (${packet.summary})`);
+  });
+});
+
+describe("a model's advice", () => {
+  it('reaches PagerDuty and Slack labelled as the model\'s, beside the rule text', () => {
+    const advice = { text: 'The restart ran, yet health still reads <degraded> after 2m.', model: 'm-1', at: NOW.toISOString() };
+    const d: Delivery = { kind: 'trigger', packet: { ...packet, recommendation: { ...packet.recommendation, advice } } };
+    const sinks = config().sinks;
+    const pd = JSON.parse(pagerdutyRequest(sinks.pager as Parameters<typeof pagerdutyRequest>[0], d).body);
+    expect(pd.payload.custom_details).toMatchObject({ why: packet.recommendation.why, model_advice: { text: advice.text, model: 'm-1' }, next_action: packet.recommendation.action });
+    const next = JSON.parse(slackRequest(sinks.chat as Parameters<typeof slackRequest>[0], d).body).blocks[4].text.text as string;
+    expect(next).toContain('_Suggested wording by the model m-1:_ The restart ran, yet health still reads &lt;degraded&gt; after 2m.');
+    expect(next.indexOf(packet.recommendation.why.slice(0, 30))).toBeLessThan(next.indexOf('Suggested wording'));
+    // No advice asked, or none given: nothing about a model.
+    for (const p of [packet, { ...packet, recommendation: { ...packet.recommendation, advice: null } }]) {
+      expect(pagerdutyRequest(sinks.pager as Parameters<typeof pagerdutyRequest>[0], { kind: 'trigger', packet: p }).body).not.toContain('model_advice');
+      expect(slackRequest(sinks.chat as Parameters<typeof slackRequest>[0], { kind: 'trigger', packet: p }).body).not.toContain('Suggested wording');
+    }
   });
 });
 
