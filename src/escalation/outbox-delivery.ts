@@ -4,13 +4,20 @@
  * the packet id (webhook-id, PagerDuty's dedup_key, the file sink's own check); a sink that is
  * down delays a packet with backoff and survives restarts, because the row, not memory, is the
  * queue.
+ *
+ * With an advisor, a packet's first delivery waits for the model's wording of its `why` (bounded
+ * by the advisor's timeout), asked once per packet before anything is claimed: the wait then
+ * never eats into a claim's lease, and every sink of the packet gets the same text (the packet's
+ * rows are held meanwhile, so another deliverer does not send it without).
  */
+import type { Advisor } from '../agents/advisor.js';
 import type { DeploymentConfig } from '../config/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { Masker } from '../secrets/mask.js';
 import type { Db } from '../store/db.js';
 import { claimDeliveries, recordDelivery, type ClaimedDelivery, type OutboxState } from '../store/outbox.js';
 import { applyChange } from '../store/tasks.js';
+import { adviseDue } from './packet-advice.js';
 import { readPacket } from './packet-schema.js';
 import type { Delivery } from './sink-payloads.js';
 import { sendToSink, SEND_TIMEOUT_MS, type SendResult } from './sink-send.js';
@@ -39,6 +46,10 @@ export interface DeliverOptions {
   maxAttempts?: number;
   /** Wait after the n-th failed attempt (1-based). Default: DELIVERY_BACKOFF_MS. */
   backoffMs?: (attempt: number) => number;
+  /** Rewords packets' `why` before their first send (`advisorFromEnv()`). Default: none, no model is called. */
+  advisor?: Advisor | null;
+  /** Longest wait for one packet's advice. Default: the advisor's own (`ADVISOR_TIMEOUT_MS`). */
+  adviceTimeoutMs?: number;
 }
 
 export interface DeliveryStats {
@@ -120,6 +131,17 @@ async function deliverOne(row: ClaimedDelivery, o: DeliverOptions, stats: Delive
 export async function deliverDue(o: DeliverOptions): Promise<DeliveryStats> {
   const stats: DeliveryStats = { delivered: 0, retrying: 0, dead: 0 };
   const limit = o.limit ?? 20;
+  if (o.advisor) {
+    // Advice is optional: whatever goes wrong with it, the packets still go out.
+    await adviseDue({
+      db: o.db,
+      advisor: o.advisor,
+      masker: o.masker,
+      now: o.now,
+      ...(o.logger ? { logger: o.logger } : {}),
+      ...(o.adviceTimeoutMs !== undefined ? { timeoutMs: o.adviceTimeoutMs } : {}),
+    }).catch((err: unknown) => (o.logger ?? silentLogger).warn({ err }, 'packet advice failed; packets go out with their rule text'));
+  }
   for (;;) {
     const before = stats.delivered;
     const rows = await claimDeliveries(o.db, { now: o.now, leaseMs: o.claimMs ?? DEFAULT_CLAIM_MS, limit });

@@ -157,3 +157,19 @@ export async function nextDeliveryDue(db: Db): Promise<Date | null> {
   const rows = await db.query<{ at: unknown }>("SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'pending'", [], { name: 'rw_outbox_next' });
   return toDate(rows[0]?.at);
 }
+
+/**
+ * Moves the never-attempted pending trigger rows of a packet to `until`, and returns how many it
+ * moved. Holds a packet's first delivery while its advice is asked for (released by calling it
+ * again with an earlier time); rows already attempted are left alone, and a holder that dies
+ * leaves rows that come due by themselves at `until`.
+ */
+export async function holdFirstDeliveries(db: Db, packetId: string, until: Date): Promise<number> {
+  const rows = await db.query<{ id: number }>(
+    `UPDATE outbox SET next_attempt_at = $2
+     WHERE packet_id = $1 AND kind = 'trigger' AND state = 'pending' AND attempts = 0 RETURNING id`,
+    [packetId, until],
+    { name: 'rw_outbox_hold_first' },
+  );
+  return rows.length;
+}

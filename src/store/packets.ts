@@ -89,3 +89,50 @@ export async function resolvePackets(db: Db, ids: string[], now: Date): Promise<
 export async function updatePacketBody(db: Db, id: string, body: unknown): Promise<void> {
   await db.query('UPDATE packets SET body = $2::jsonb WHERE id = $1', [id, JSON.stringify(body)], { name: 'rw_packet_body' });
 }
+
+// `#>` yields SQL NULL only when the key is absent: a JSON null there means "asked, nothing came".
+const NOT_ASKED = "p.body #> '{recommendation,advice}' IS NULL AND jsonb_typeof(p.body -> 'recommendation') = 'object'";
+
+/**
+ * Open packets with a trigger delivery due at `now` that was never attempted, whose advice was
+ * never asked for (no `recommendation.advice` key), oldest first. Driven from the pending outbox
+ * rows, which are few, so the poll never scans the packet history.
+ */
+export async function packetsAwaitingAdvice(db: Db, opts: { now: Date; limit: number }): Promise<PacketRow[]> {
+  if (opts.limit <= 0) return [];
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT p.* FROM packets p
+     WHERE p.id IN (SELECT o.packet_id FROM outbox o
+                    WHERE o.state = 'pending' AND o.next_attempt_at <= $1 AND o.kind = 'trigger' AND o.attempts = 0)
+       AND p.resolved_at IS NULL AND ${NOT_ASKED}
+     ORDER BY p.created_at, p.id
+     LIMIT $2`,
+    [opts.now, opts.limit],
+    { name: 'rw_packet_awaiting_advice' },
+  );
+  return rows.map(mapPacket);
+}
+
+/**
+ * Marks a packet's advice as asked for (`recommendation.advice` = null) unless it was already.
+ * True for the one caller that marked it: only that caller asks the model, so a packet is
+ * advised at most once however many deliverers see it.
+ */
+export async function markAdviceAsked(db: Db, id: string): Promise<boolean> {
+  const rows = await db.query<{ id: string }>(
+    `UPDATE packets p SET body = jsonb_set(p.body, '{recommendation,advice}', 'null'::jsonb)
+     WHERE p.id = $1 AND ${NOT_ASKED} RETURNING p.id`,
+    [id],
+    { name: 'rw_packet_advice_mark' },
+  );
+  return rows.length > 0;
+}
+
+/** Stores a packet's advice in `recommendation.advice`, leaving the rest of the body as it is. */
+export async function setPacketAdvice(db: Db, id: string, advice: unknown): Promise<void> {
+  await db.query(
+    "UPDATE packets SET body = jsonb_set(body, '{recommendation,advice}', $2::jsonb) WHERE id = $1 AND jsonb_typeof(body -> 'recommendation') = 'object'",
+    [id, JSON.stringify(advice)],
+    { name: 'rw_packet_advice_set' },
+  );
+}
