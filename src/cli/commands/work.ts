@@ -8,6 +8,7 @@ import { RunwardenError } from '../../errors.js';
 import { action, commonOptions, printJson, withCommon } from '../common.js';
 import { escalationHooks } from '../../escalation/hooks.js';
 import { createDeliverer } from '../../escalation/outbox-delivery.js';
+import { advisorFromEnv } from '../../agents/advisor.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -30,7 +31,8 @@ export function register(program: Command): void {
       // Packets are written in the transactions that stop tasks; the outbox is delivered between
       // idle looks and once more before --until-idle returns (what is not due yet waits).
       const escalation = escalationHooks(rt);
-      const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger });
+      // With a model configured, it may reword each packet's why once, before the packet's first send.
+      const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: advisorFromEnv() });
       const worker = new Worker({
         db: rt.db,
         runbooks: rt.runbooks,
