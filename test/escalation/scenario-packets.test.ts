@@ -61,7 +61,7 @@ const SCENARIOS: Scenario[] = [
   { kind: 'compensation_failed', taskClass: 't.onboard', input: { customer: 'initech', plan: 'pro' }, arrange: (s) => (s.fault({ method: 'POST', path: '/provisioning/tenants', status: 409 }), s.fault({ method: 'POST', path: '/billing/invoices/*', status: 422, times: -1 })) },
   { kind: 'deadline_exceeded', taskClass: 't.deadline', input: { service: 's-slow' }, arrange: (s) => s.fault({ method: 'POST', path: '/services/s-slow/restart', status: 503, times: -1 }) },
   { kind: 'approval_required', taskClass: 't.approval', input: { order: 'o-9', amount: 9000 } },
-  { kind: 'callback_timeout', taskClass: 't.wait', input: {}, clockJump: 1000 },
+  { kind: 'callback_timeout', taskClass: 't.wait', input: {}, clockJump: 6000 },
   { kind: 'off_policy', taskClass: 't.guard', input: { customer: 'held-co' }, arrange: (s) => s.setEntitlement('held-co', { plan: 'on-hold', features: [] }) },
 ];
 

@@ -1,6 +1,6 @@
 /** `runwarden work`: run a worker until stopped, or `--until-idle`. */
 import type { Command } from 'commander';
-import { agentFromEnv, createExecutor } from '../../agents/index.js';
+import { agentFromEnv, createExecutor, maxCallsFromEnv } from '../../agents/index.js';
 import { parseDuration } from '../../runbook/duration.js';
 import { Worker } from '../../orchestrator/worker.js';
 import { openRuntime } from '../../runtime.js';
@@ -38,6 +38,7 @@ export function register(program: Command): void {
         runbooks: rt.runbooks,
         // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
         executor: createExecutor({ agent: agentFromEnv() }),
+        agentCallCap: maxCallsFromEnv(),
         logger: rt.logger,
         ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
         leaseMs,
