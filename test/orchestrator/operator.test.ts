@@ -234,7 +234,8 @@ describeBackends('operator actions', ({ db }) => {
     sim.setService('slow', { status: 'degraded' });
     sim.fault({ method: 'POST', path: '/services/slow/restart', delayMs: 30_000 });
     const t = await h.submit('t.restart', { service: 'slow' });
-    const working = h.work({ leaseMs: 300 });
+    // A lease long enough that a loaded machine never lets it lapse: the cancel must find it held.
+    const working = h.work({ leaseMs: 3000 });
     await new Promise<void>((resolve) => {
       const onReq = (r: { path: string }) => {
         if (r.path === '/services/slow/restart') {
