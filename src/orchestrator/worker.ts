@@ -161,9 +161,9 @@ export class Worker {
           await this.waitForWake(this.pollMs);
           continue;
         }
-        await this.housekeeping;
-        if (this.opts.onIdle) await this.opts.onIdle();
-        this.lastHousekeeping = Date.now();
+        // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
+        // before --until-idle returns is awaited in `finally`.
+        this.housekeepInBackground(log);
         const idle = await idleStatus(this.opts.db);
         if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
         const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
