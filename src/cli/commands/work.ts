@@ -6,6 +6,7 @@ import { Worker } from '../../orchestrator/worker.js';
 import { openRuntime } from '../../runtime.js';
 import { RunwardenError } from '../../errors.js';
 import { action, commonOptions, printJson, withCommon } from '../common.js';
+import type { TaskRow } from '../../store/tasks.js';
 import { escalationHooks } from '../../escalation/hooks.js';
 import { createDeliverer } from '../../escalation/outbox-delivery.js';
 import { advisorFromEnv } from '../../agents/advisor.js';
@@ -47,6 +48,8 @@ export function register(program: Command): void {
         secrets: { ...rt.config.secrets },
         mask: (v) => rt.masker.maskValue(v),
         hooks: escalation.hooks,
+        // On a terminal, a line per task as it leaves this worker: what a person watching wants.
+        ...(process.stdout.isTTY && !common.json ? { onTaskReleased: (t: TaskRow) => process.stdout.write(`${progressLine(t)}\n`) } : {}),
         // A delivery problem (the database blinked) must not stop the worker: the rows wait.
         onIdle: () => delivery.deliver().then(
           () => undefined,
@@ -76,4 +79,12 @@ export function register(program: Command): void {
       }
     }),
   );
+}
+
+/** `18:02:11  tsk_…  INC-4211  service-restart  escalated (verification_failed at restart)` */
+export function progressLine(t: TaskRow, now: Date = new Date()): string {
+  const time = now.toISOString().slice(11, 19);
+  const why = t.escalation && ['escalated', 'awaiting_approval', 'partially_completed'].includes(t.state) ? ` (${t.escalation.kind}${t.escalation.step ? ` at ${t.escalation.step}` : ''})` : '';
+  const next = t.state === 'retry_scheduled' && t.nextAttemptAt ? ` (next try ${t.nextAttemptAt.toISOString().slice(11, 19)})` : '';
+  return [time, t.id, t.externalRef ?? '-', t.runbookId ?? t.taskClass, `${t.state}${why}${next}`].join('  ');
 }
