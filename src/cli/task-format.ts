@@ -63,7 +63,7 @@ function eventSummary(e: EventView): string {
 /** The `show` page: the task, its steps in runbook order, its context and its ledger. */
 export function formatTask(v: TaskView): string {
   const out: string[] = [`${v.id}  ${v.state}`];
-  const field = (name: string, value: string) => out.push(`  ${name.padEnd(12)}${value}`);
+  const field = (name: string, value: string) => out.push(`  ${name.padEnd(14)}${value}`);
   field('class', v.taskClass);
   if (v.externalRef) field('ref', v.externalRef);
   if (v.requestedBy) field('requested by', v.requestedBy);

@@ -35,6 +35,8 @@ WITH picked AS (
     state = CASE WHEN t.state = ANY($5::text[]) THEN 'running' ELSE t.state END,
     lease_owner = $1,
     lease_expires_at = $3,
+    -- What it was due at is spent: a finished task must not show a next try.
+    next_attempt_at = CASE WHEN t.state = 'retry_scheduled' THEN NULL ELSE t.next_attempt_at END,
     updated_at = $2,
     event_seq = t.event_seq + CASE WHEN t.state = ANY($5::text[]) THEN 2 ELSE 1 END
   FROM picked WHERE t.id = picked.id

@@ -155,7 +155,7 @@ export interface Change {
  * along the transition table (`state = ANY(predecessorsOf(to) ∩ expect.states)`), only while
  * `expect.leaseOwner` holds the lease when given, `event_seq` grows by the number of events and
  * the events take the consecutive numbers. With `to`, a `state.changed` event `{ from, to }`
- * comes first. Nothing is applied when the row does not match: the reason is thrown as
+ * comes last, after what caused it, so the ledger reads as a timeline. Nothing is applied when the row does not match: the reason is thrown as
  * TASK_NOT_FOUND, LEASE_LOST (details: owner) or ILLEGAL_TRANSITION.
  *
  * Time is the caller's clock (`now`), never the database's.
@@ -175,7 +175,7 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
     sets.push(col.json ? `${col.column} = ${p(value === null ? null : JSON.stringify(value))}::jsonb` : `${col.column} = ${p(value)}`);
   }
   const events: NewEvent[] = change.to
-    ? [{ type: 'state.changed', step: change.patch?.currentStep ?? null, actor: change.events[0]?.actor ?? 'runwarden', data: { to: change.to } }, ...change.events]
+    ? [...change.events, { type: 'state.changed', step: change.patch?.currentStep ?? null, actor: change.events[0]?.actor ?? 'runwarden', data: { to: change.to } }]
     : change.events;
   if (change.to) sets.push(`state = ${p(change.to)}`);
   const where: string[] = [];
@@ -195,7 +195,7 @@ t AS (
 ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
   SELECT t.id, t.event_seq - ${n}::int + e.ord, $2, e.type, COALESCE(e.step, t.current_step), e.actor,
-         CASE WHEN e.type = 'state.changed' AND e.ord = 1 THEN e.data || jsonb_build_object('from', t.prev_state) ELSE e.data END
+         CASE WHEN e.type = 'state.changed' AND e.ord = ${n}::int THEN e.data || jsonb_build_object('from', t.prev_state) ELSE e.data END
   FROM t, jsonb_to_recordset(${evs}::jsonb) AS e(ord int, type text, step text, actor text, data jsonb)
 )
 SELECT * FROM t`;

@@ -128,7 +128,8 @@ describe.each(crashBackends())('crash recovery on $kind', ({ kind, target }) => 
       expect(t?.steps.restart?.captures.restartId).toMatch(/^rst_/);
       const events = await listEvents(db1, task.id);
       expect(events.some((e) => e.type === 'attempt.in_doubt')).toBe(false);
-      expect(events.at(-1)?.type).toBe('lease.released');
+      expect(events.slice(-2).map((e) => e.type)).toEqual(['lease.released', 'state.changed']);
+      expect(events.at(-1)?.data).toEqual({ from: 'running', to: 'queued' });
     } finally {
       await db1.close();
     }

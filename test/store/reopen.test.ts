@@ -52,8 +52,8 @@ describe('embedded database across processes', () => {
       expect(await getTask(db, `REOPEN-${mode}`)).toMatchObject({ id, state: 'running', leaseOwner: 'w-child', eventSeq: 3 });
       expect((await listEvents(db, id)).map((e) => [e.seq, e.type])).toEqual([
         [1, 'intake.accepted'],
-        [2, 'state.changed'],
-        [3, 'lease.acquired'],
+        [2, 'lease.acquired'],
+        [3, 'state.changed'],
       ]);
     } finally {
       await db.close();

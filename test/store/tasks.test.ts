@@ -48,17 +48,17 @@ describeBackends('applyChange and the ledger', ({ db }) => {
     expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(events.map((e) => [e.type, e.step, e.actor, e.at.toISOString()])).toEqual([
       ['intake.accepted', null, 'test', '2025-03-01T10:00:00.000Z'],
-      ['state.changed', 'one', 'worker:w1', '2025-03-01T10:00:01.000Z'],
       ['lease.acquired', 'one', 'worker:w1', '2025-03-01T10:00:01.000Z'],
       ['step.started', 'one', 'worker:w1', '2025-03-01T10:00:01.000Z'],
+      ['state.changed', 'one', 'worker:w1', '2025-03-01T10:00:01.000Z'],
+      ['step.succeeded', 'one', 'worker:w1', '2025-03-01T10:00:03.500Z'],
       // state.changed takes the step the task was on after the change unless the change names one
       ['state.changed', null, 'worker:w1', '2025-03-01T10:00:03.500Z'],
-      ['step.succeeded', 'one', 'worker:w1', '2025-03-01T10:00:03.500Z'],
     ]);
-    expect(events[1]!.data).toEqual({ from: 'queued', to: 'running' });
-    expect(events[2]!.data).toEqual({ worker: 'w1' });
-    expect(events[4]!.data).toEqual({ from: 'running', to: 'completed' });
-    expect(events[5]!.data).toEqual({ captures: { id: 'x1' } });
+    expect(events[1]!.data).toEqual({ worker: 'w1' });
+    expect(events[3]!.data).toEqual({ from: 'queued', to: 'running' });
+    expect(events[4]!.data).toEqual({ captures: { id: 'x1' } });
+    expect(events[5]!.data).toEqual({ from: 'running', to: 'completed' });
   });
 
   it('applies a patch without a state change, with no state.changed event', async () => {

@@ -1,6 +1,6 @@
 /**
  * The transition table, applied by the store: every allowed transition moves the task and writes
- * `state.changed { from, to }` as the next ledger event; every other pair is refused with
+ * `state.changed { from, to }` after the events that caused it; every other pair is refused with
  * ILLEGAL_TRANSITION, leaving the state, the ledger and event_seq untouched.
  */
 import { expect, it } from 'vitest';
@@ -34,7 +34,7 @@ describeBackends('transition table', ({ db }) => {
     expect(illegal.length + allowed.length).toBe(TASK_STATES.length ** 2);
   });
 
-  it.each(allowed)('allows $from -> $to, with state.changed as the next event', async ({ from, to }) => {
+  it.each(allowed)('allows $from -> $to, with state.changed after the event that caused it', async ({ from, to }) => {
     const before = await seedTask(db(), { state: from });
     expect(before.state).toBe(from);
     const after = await applyChange(db(), { taskId: before.id, now: NOW, to, events: [{ type: 'operator.action', actor: 'operator:ann', data: { why: 'test' } }] });
@@ -43,8 +43,8 @@ describeBackends('transition table', ({ db }) => {
     expect(after.updatedAt).toEqual(NOW);
     const events = await listEvents(db(), before.id);
     expect(events.slice(-2)).toMatchObject([
-      { seq: before.eventSeq + 1, type: 'state.changed', actor: 'operator:ann', data: { from, to }, at: NOW },
-      { seq: before.eventSeq + 2, type: 'operator.action', actor: 'operator:ann', data: { why: 'test' }, at: NOW },
+      { seq: before.eventSeq + 1, type: 'operator.action', actor: 'operator:ann', data: { why: 'test' }, at: NOW },
+      { seq: before.eventSeq + 2, type: 'state.changed', actor: 'operator:ann', data: { from, to }, at: NOW },
     ]);
   });
 
