@@ -9,6 +9,8 @@ import { startSim, type Sim } from '../../src/sim/index.js';
 import { approve, deliverCallback } from '../../src/orchestrator/operator.js';
 import type { Cursor } from '../../src/orchestrator/types.js';
 import { readTaskView } from '../../src/store/task-view.js';
+import { listTasks } from '../../src/store/tasks.js';
+import { TaskDocumentSchema } from '../../src/lifecycle/task-schema.js';
 
 let sim: Sim;
 beforeAll(async () => {
@@ -250,6 +252,16 @@ describeBackends('orchestrator scenarios', ({ db }) => {
     ]);
     expect((await h.task(open.id)).state).toBe('completed');
     expect(sim.effects().filter((e) => e.kind === 'entitlement.put').map((e) => e.path)).toEqual(['/entitlements/open-co']);
+  });
+
+  it('every task shown (show --json) matches the published task schema', async () => {
+    const tasks = await listTasks(db(), { limit: 500 });
+    expect(tasks.length).toBeGreaterThan(10);
+    for (const t of tasks) {
+      const shown = JSON.parse(JSON.stringify(await readTaskView(db(), t.id, (id) => h.runbooks.byId.get(id))));
+      const parsed = TaskDocumentSchema.safeParse(shown);
+      expect(parsed.success, `${t.id} ${t.state}: ${parsed.error?.message}`).toBe(true);
+    }
   });
 
   it('never records a secret: the bearer token sent to the API is absent from the ledger', async () => {

@@ -119,8 +119,10 @@ describe('runwarden schema', () => {
     expect(run(['schema']).stdout).toBe(r.stdout);
   });
 
-  it('exits 1 for a schema not written yet, 2 for an unknown name', () => {
-    expect(run(['schema', 'task'])).toMatchObject({ code: 1, stderr: 'runwarden: the task schema is not available yet\n' });
+  it('prints the task document schema, and exits 2 for an unknown name', () => {
+    const task = run(['schema', 'task']);
+    expect(task.code).toBe(0);
+    expect(JSON.parse(task.stdout)).toMatchObject({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', required: expect.arrayContaining(['id', 'state', 'retryBudget', 'steps', 'events']) });
     const r = run(['schema', 'nope']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('no schema named "nope"');

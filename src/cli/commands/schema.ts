@@ -15,7 +15,7 @@ type SchemaProvider = () => Promise<Record<string, unknown>>;
 export const SCHEMA_PROVIDERS: Record<string, SchemaProvider | undefined> = {
   runbook: async () => (await import('../../runbook/json-schema.js')).runbookJsonSchema(),
   packet: async () => (await import('../../escalation/packet-schema.js')).packetJsonSchema(),
-  task: undefined,
+  task: async () => (await import('../../lifecycle/task-schema.js')).taskJsonSchema(),
 };
 
 export function register(program: Command): void {
