@@ -20,6 +20,13 @@ describe('nextSteps', () => {
     expect(commands.length).toBeGreaterThan(0);
     expect(commands.every((c) => c.endsWith(' --db ./x'))).toBe(true);
   });
+
+  it('says what approve and resume show when the demo keeps a worker running', () => {
+    const kept = nextSteps({ tasks, flags: [], has: () => true, keep: true });
+    expect(kept).toContain('# approve the move to enterprise: it is applied and completes below\n');
+    expect(kept).toContain('# hand it back to automation: it runs again below\n');
+    expect(nextSteps({ tasks, flags: [], has: () => true })).not.toContain('below');
+  });
 });
 
 describe('shellQuote', () => {

@@ -19,6 +19,8 @@ export interface NextStepOptions {
   flags: string[];
   /** True when the program has this command (`serve` is offered only if it exists). */
   has(command: string): boolean;
+  /** The demo keeps a worker running (`--keep`): the notes say what an action then shows. Default false. */
+  keep?: boolean;
 }
 
 /** Quotes a value for a POSIX shell when it needs it. */
@@ -41,9 +43,9 @@ export function nextSteps(o: NextStepOptions): string {
   if (t.escalated) {
     add('packet', `${t.escalated} --format md`, 'the handover packet printed above');
     add('takeover', `${t.escalated} --operator you --reason "looking at search-api"`, 'take the stopped task over');
-    add('resume', `${t.escalated} --operator you --reason "search-api is healthy again"`, 'hand it back to automation');
+    add('resume', `${t.escalated} --operator you --reason "search-api is healthy again"`, o.keep ? 'hand it back to automation: it runs again below' : 'hand it back to automation');
   }
-  if (t.awaiting) add('approve', `${t.awaiting} --operator you --reason "contract signed"`, 'approve the move to enterprise');
+  if (t.awaiting) add('approve', `${t.awaiting} --operator you --reason "contract signed"`, o.keep ? 'approve the move to enterprise: it is applied and completes below' : 'approve the move to enterprise');
   add('serve', '', 'the HTTP API and console over the same tasks');
   // Two lines per command: a long command with its note beside it would wrap on a narrow terminal.
   return rows.map(([cmd, what]) => `  # ${what}\n  ${cmd}\n`).join('');

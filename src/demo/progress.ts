@@ -10,9 +10,12 @@ import type { TaskState } from '../lifecycle/vocabulary.js';
 import type { EventRow, TaskRow } from '../store/tasks.js';
 import type { DemoScenario } from './scenarios.js';
 
+/** What a line is labelled with: a demo scenario, or a task submitted while the demo runs. */
+export type ProgressSubject = Pick<DemoScenario, 'key' | 'title'>;
+
 /** One tracked task as the view sees it. */
 export interface TaskProgress {
-  scenario: DemoScenario;
+  scenario: ProgressSubject;
   task: TaskRow;
   /** Ledger events not shown yet, in order. */
   fresh: EventRow[];
@@ -102,7 +105,7 @@ function paint(out: ProgressOutput, state: TaskState, text: string): string {
 }
 
 /** A view that redraws one line per task in place. */
-function ttyView(out: ProgressOutput, scenarios: readonly DemoScenario[]): ProgressView {
+function ttyView(out: ProgressOutput, scenarios: readonly ProgressSubject[]): ProgressView {
   const titleWidth = Math.max(...scenarios.map((s) => s.title.length));
   const detail = new Map<string, string>();
   const since = new Map<string, number>();
@@ -141,10 +144,10 @@ function ttyView(out: ProgressOutput, scenarios: readonly DemoScenario[]): Progr
 }
 
 /** A view that prints one line per state change (for pipes and logs). */
-function plainView(out: ProgressOutput, scenarios: readonly DemoScenario[], startedAt: number): ProgressView {
+function plainView(out: ProgressOutput, scenarios: readonly ProgressSubject[], startedAt: number): ProgressView {
   const keyWidth = Math.max(...scenarios.map((s) => s.key.length));
   const rejectedShown = new Set<string>();
-  const line = (at: number, scenario: DemoScenario, task: TaskRow, text: string) =>
+  const line = (at: number, scenario: ProgressSubject, task: TaskRow, text: string) =>
     out.write(`  +${seconds(Math.max(0, at - startedAt)).padStart(5)}  ${scenario.key.padEnd(keyWidth)}  ${task.id}  ${text}\n`);
   return {
     update(tasks) {
@@ -164,6 +167,6 @@ function plainView(out: ProgressOutput, scenarios: readonly DemoScenario[], star
 }
 
 /** The view for `out`: in place on a terminal, line by line elsewhere. */
-export function progressView(out: ProgressOutput, scenarios: readonly DemoScenario[], startedAt = Date.now()): ProgressView {
+export function progressView(out: ProgressOutput, scenarios: readonly ProgressSubject[], startedAt = Date.now()): ProgressView {
   return out.tty ? ttyView(out, scenarios) : plainView(out, scenarios, startedAt);
 }

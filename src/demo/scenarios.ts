@@ -19,6 +19,14 @@ export interface DemoScenario {
   request(runTag: string): TaskRequest;
   /** Scripts the simulated API (state, faults) before the task is submitted. */
   arrange?(sim: Sim): void;
+  /**
+   * With `--keep`: sets the simulated API right after the demo's run, so an operator who hands
+   * the task back (resume) sees it finish instead of stopping again. What it changes is named in
+   * `recovered`, which the demo prints.
+   */
+  recover?(sim: Sim): void;
+  /** What `recover` changed, in words for the printed hints. */
+  recovered?: string;
 }
 
 const ref = (runTag: string, key: string) => `demo-${runTag}-${key}`;
@@ -62,6 +70,13 @@ export const DEMO_SCENARIOS: readonly DemoScenario[] = [
       // Restarts are applied but change nothing: the end-state check cannot pass.
       sim.setService('search-api', { status: 'degraded', stayDegraded: true });
     },
+    recover(sim) {
+      // A resume re-enters the restart with its same idempotency key, so the simulated API
+      // replays the first answer and applies nothing: only a service that is healthy by then
+      // passes the check.
+      sim.setService('search-api', { status: 'healthy' });
+    },
+    recovered: 'the simulated API now reports search-api healthy',
     request: (runTag) => ({
       taskClass: 'service.restart',
       externalRef: ref(runTag, 'unhealthy'),
