@@ -1,7 +1,8 @@
 /**
  * `runwarden demo` as a library: start the simulated operations API on loopback, submit the demo
  * tasks from the example runbooks, run one worker until idle with a progress view, print the
- * handover packet of the task that failed verification, and the commands to try next.
+ * handover packet of the task that failed verification, and the commands to try next. With
+ * `keep`, the simulated API and a worker then stay up until the signal (keep-running.ts).
  *
  * The deployment config is built here in code (the API's URL and token, a JSON-lines file sink)
  * so the demo needs nothing but `npm install`, and it never reads the user's runwarden.yaml or
@@ -26,11 +27,12 @@ import { loadRunbooksOrThrow } from '../runtime.js';
 import { createMasker } from '../secrets/mask.js';
 import { startSim } from '../sim/index.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
-import { isPostgresUrl, MEMORY_TARGET, openDb } from '../store/db.js';
+import { isPostgresUrl, MEMORY_TARGET, openDb, type Db } from '../store/db.js';
 import { latestPacket } from '../store/packets.js';
-import { getTask, listEvents, type TaskRow } from '../store/tasks.js';
+import { getTask, listEvents, listTasks, type TaskRow } from '../store/tasks.js';
+import { keepRunning, releasesBetweenVisits } from './keep-running.js';
 import { nextSteps, shellQuote, type NextStepTasks } from './next-steps.js';
-import { progressView, type ProgressOutput, type TaskProgress } from './progress.js';
+import { progressView, type ProgressOutput, type ProgressSubject, type TaskProgress } from './progress.js';
 import { DEMO_SCENARIOS, type DemoScenario } from './scenarios.js';
 
 /** The example runbooks shipped with the package, beside `src/` and `dist/` (never cwd). */
@@ -53,8 +55,16 @@ export interface DemoOptions {
   has?: (command: string) => boolean;
   /** How often the progress view reads the ledger, in ms. Default 150. */
   pollMs?: number;
-  /** Stops the worker early (Ctrl-C): the tasks in flight are handed back, nothing half-recorded. */
+  /**
+   * Stops the worker early (Ctrl-C), or ends `keep`: the tasks in flight are handed back,
+   * nothing half-recorded.
+   */
   signal?: AbortSignal;
+  /**
+   * After the run, keep the simulated API and a worker going until `signal` aborts, printing a
+   * line per state change, so operator actions from another terminal carry tasks on. Default false.
+   */
+  keep?: boolean;
 }
 
 export interface DemoResult {
@@ -146,47 +156,54 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const masker = createMasker(config.secretValues());
   try {
     const tag = runTag();
-    const tracked: TaskProgress[] = [];
+    const tracked: Array<TaskProgress & { scenario: DemoScenario }> = [];
     for (const scenario of DEMO_SCENARIOS) {
       scenario.arrange?.(sim);
       const { task } = await submitTask(db, runbooks, scenario.request(tag), { now: new Date(), env: { ...config.env }, secrets: { ...config.secrets } });
       tracked.push({ scenario, task, fresh: [] });
     }
 
-    const view = progressView(out, DEMO_SCENARIOS, started);
     const seen = new Map<string, number>();
-    const dbh = db;
-    const refresh = async () => {
-      for (const t of tracked) {
+    /** Reads each task's new ledger events and its row through `dbh`, for a view to show. */
+    const readLedger = async (dbh: Db, list: TaskProgress[]) => {
+      for (const t of list) {
         const events = await listEvents(dbh, t.task.id);
         const from = seen.get(t.task.id) ?? 0;
         t.fresh = events.filter((e) => e.seq > from);
         seen.set(t.task.id, events.at(-1)?.seq ?? from);
         t.task = (await getTask(dbh, t.task.id)) ?? t.task;
       }
+    };
+    const view = progressView(out, DEMO_SCENARIOS, started);
+    const refresh = async () => {
+      await readLedger(db, tracked);
       view.update(tracked);
     };
     await refresh();
 
-    const escalation = escalationHooks({ config, runbooks, masker });
-    const delivery = createDeliverer({ db, config, masker, logger: o.logger });
-    const worker = new Worker({
-      db,
-      runbooks,
-      executor: createExecutor(),
-      logger: o.logger,
-      // Every demo task at once: the run takes as long as the slowest story, not their sum.
-      concurrency: DEMO_SCENARIOS.length,
-      pollMs: 250,
-      env: { ...config.env },
-      secrets: { ...config.secrets },
-      mask: (v) => masker.maskValue(v),
-      hooks: escalation.hooks,
-      onIdle: () => delivery.deliver().then(
-        () => undefined,
-        (err: unknown) => o.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
-      ),
-    });
+    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery. */
+    const demoWorker = (dbh: Db) => {
+      const escalation = escalationHooks({ config, runbooks, masker });
+      const delivery = createDeliverer({ db: dbh, config, masker, logger: o.logger });
+      return new Worker({
+        db: dbh,
+        runbooks,
+        executor: createExecutor(),
+        logger: o.logger,
+        // Every demo task at once: the run takes as long as the slowest story, not their sum.
+        concurrency: DEMO_SCENARIOS.length,
+        pollMs: 250,
+        env: { ...config.env },
+        secrets: { ...config.secrets },
+        mask: (v) => masker.maskValue(v),
+        hooks: escalation.hooks,
+        onIdle: () => delivery.deliver().then(
+          () => undefined,
+          (err: unknown) => o.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
+        ),
+      });
+    };
+    const worker = demoWorker(db);
     const onAbort = () => void worker.stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });
     // The view reads the ledger on its own timer: one refresh at a time, never piling up.
@@ -216,6 +233,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         out.write(renderPacketMarkdown(packet.body as unknown as Packet));
       }
     }
+    // Judged on the demo's own run: what an operator does with --keep afterwards is theirs.
+    const unexpected = tasks.filter((t) => t.task.state !== t.scenario.expect);
+    const keep = Boolean(o.keep) && !o.signal?.aborted;
+    const recovered: string[] = [];
+    if (keep) {
+      for (const s of DEMO_SCENARIOS) {
+        s.recover?.(sim);
+        if (s.recovered) recovered.push(s.recovered);
+      }
+    }
 
     const ids: NextStepTasks = {};
     const put = (k: keyof NextStepTasks, id: string | undefined) => id && (ids[k] = id);
@@ -228,14 +255,63 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (o.db !== undefined && resolve(o.db) !== resolve(DEMO_DEFAULT_DB)) flags.push(`--db ${shellQuote(o.db)}`);
     // The commands load runbooks from ./runbooks by default; elsewhere they need to be told.
     if (resolve(runbooksDir) !== resolve('runbooks')) flags.push(`--runbooks ${shellQuote(runbooksDir)}`);
-    out.write(`\nTry next (the demo's tasks stay in ${isPostgresUrl(target) ? 'the database' : target}; run the demo again to add more, --reset to start clean):\n\n`);
-    out.write(nextSteps({ tasks: ids, flags, has: o.has ?? (() => true) }));
-    out.write(`\nThe simulated API stopped with the demo: a task you approve or resume waits in the queue for a worker.\n`);
+    out.write(`\nTry next${keep ? ', in a second terminal' : ''} (the demo's tasks stay in ${isPostgresUrl(target) ? 'the database' : target}; run the demo again to add more, --reset to start clean):\n\n`);
+    out.write(nextSteps({ tasks: ids, flags, has: o.has ?? (() => true), keep }));
+    if (!keep) {
+      out.write(
+        `\nThe simulated API stopped with the demo: a task you approve or resume waits in the queue for a worker.\n` +
+          `Run the demo with --keep to keep the simulated API and a worker running, and watch such a task carry on.\n`,
+      );
+      return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
+    }
 
-    const unexpected = tasks.filter((t) => t.task.state !== t.scenario.expect);
+    out.write(keepHints(sim.url, recovered, releasesBetweenVisits(db)));
+    // The demo's rejected task never moves again and its line is shown; a task submitted while
+    // the demo runs is picked up by the worker, so it gets lines too.
+    const live: TaskProgress[] = tracked.filter((t) => t.task.state !== 'rejected');
+    // Plain lines even on a terminal: in-place redraws would overwrite the hints above them.
+    const liveView = progressView({ write: (text) => out.write(text), tty: false, color: out.color }, [...DEMO_SCENARIOS, SUBMITTED], started);
+    await keepRunning({
+      db,
+      reopen: () => openDb(target, { logger: o.logger }),
+      worker: demoWorker,
+      async refresh(dbh) {
+        for (const task of await listTasks(dbh, { limit: 20 })) {
+          if (task.createdAt.getTime() >= started && !tracked.some((t) => t.task.id === task.id) && !live.some((t) => t.task.id === task.id)) {
+            live.push({ scenario: SUBMITTED, task, fresh: [] });
+          }
+        }
+        await readLedger(dbh, live);
+        liveView.update(live);
+      },
+      ready: () => out.write(`\nready: the simulated API and a worker keep running until Ctrl-C\n\n`),
+      signal: o.signal ?? new AbortController().signal,
+      logger: o.logger,
+    });
     return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
   } finally {
     await db.close();
     await sim.close();
   }
+}
+
+/** How the lines for a task submitted while `--keep` runs are labelled. */
+const SUBMITTED: ProgressSubject = { key: 'submitted', title: 'a task submitted while the demo runs' };
+
+/** What `--keep` does, what changed on the simulated API, and, on the embedded database, how two processes share it. */
+function keepHints(url: string, recovered: readonly string[], embedded: boolean): string {
+  const lines = [
+    '',
+    `The demo keeps running (--keep): the simulated API on ${url} and a worker carry on until Ctrl-C.`,
+    ...recovered.map((r) => `${r[0]!.toUpperCase()}${r.slice(1)}: resume the escalated task and watch it complete.`),
+    "Each state change of the demo's tasks, and of any task you submit, is printed below.",
+  ];
+  if (embedded) {
+    lines.push(
+      'The embedded database serves one process at a time, so the demo opens it only while it has work:',
+      'a command that reports the database open in another process came at such a moment; run it again.',
+      'With --db postgres://... the demo and your commands use the database side by side.',
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,4 @@
-/** `runwarden demo [--reset] [--db ...] [--runbooks ...]`: the whole flow against a simulated operations API. */
+/** `runwarden demo [--reset] [--keep] [--db ...] [--runbooks ...]`: the whole flow against a simulated operations API. */
 import type { Command } from 'commander';
 import { runDemo } from '../../demo/index.js';
 import { createLogger } from '../../log.js';
@@ -13,16 +13,25 @@ export function register(program: Command): void {
     // and demo tasks must not land there unless asked for by name.
     .option('--db <url-or-path>', 'embedded database directory or PostgreSQL URL', './.runwarden/db')
     .option('--runbooks <dir>', 'runbooks folder (default: the example runbooks shipped with runwarden)')
+    .option(
+      '--keep',
+      'then keep the simulated API and a worker running until Ctrl-C, so approve or resume in another terminal carries the task on; ' +
+        'on the embedded database the demo opens it only while it has work (a command at that moment is refused: run it again), ' +
+        'with --db postgres://... both run side by side',
+    )
     .action(
       action(async (opts: Record<string, unknown>) => {
         const stop = new AbortController();
+        // Once each: a second Ctrl-C finds no handler and ends the process at once.
         const onSignal = () => stop.abort();
         process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
         try {
           const result = await runDemo({
             db: String(opts.db),
             ...(opts.runbooks ? { runbooks: String(opts.runbooks) } : {}),
             reset: Boolean(opts.reset),
+            keep: Boolean(opts.keep),
             out: {
               write: (text) => void process.stdout.write(text),
               tty: Boolean(process.stdout.isTTY),
@@ -42,6 +51,7 @@ export function register(program: Command): void {
           }
         } finally {
           process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
         }
       }),
     );
