@@ -143,6 +143,8 @@ describe('runwarden demo', () => {
     expect(first.stdout).toContain(`--runbooks ${join(ROOT, 'runbooks')}`);
     expect(first.stdout).not.toContain('--db');
     expect(first.stdout).not.toContain('runwarden serve');
+    // Without --keep nothing carries an approved task on, and the output says so and what to run instead.
+    expect(first.stdout).toContain('Run the demo with --keep');
     // Not a terminal: plain lines, one per state change, no escape codes.
     expect(first.stdout).toMatch(/restart +tsk_\w+ +retry_scheduled -> running/);
     expect(first.stdout).not.toContain('\x1b[');
