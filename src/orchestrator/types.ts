@@ -14,17 +14,9 @@ import type {
 import type { ActionSpec } from '../runbook/plan.js';
 import type { RawOutcome } from './outcome.js';
 
-/** A step's durable record (the `steps.<id>` CEL context: captures plus status). */
-export interface StepRecord {
-  status: StepStatus;
-  /** Action attempts so far. */
-  attempts: number;
-  captures: Record<string, unknown>;
-  startedAt?: string;
-  finishedAt?: string;
-  /** Why it ended as it did (skipped by `when`, by an operator, failed with ...). */
-  note?: string;
-}
+/** A step's durable record (the `steps.<id>` CEL context: captures plus status): the store's. */
+export type { StepRecord } from '../store/tasks.js';
+import type { StepRecord } from '../store/tasks.js';
 
 /** `next`: the current step was settled by hand (an operator's skip); move on from it. */
 export type Phase = 'enter' | 'refresh' | 'probe' | 'action' | 'verify' | 'next';
