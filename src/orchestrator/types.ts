@@ -8,7 +8,6 @@ import type {
   EscalationReason,
   EventType,
   FailureClass,
-  StepStatus,
   TaskState,
 } from '../lifecycle/vocabulary.js';
 import type { ActionSpec } from '../runbook/plan.js';
