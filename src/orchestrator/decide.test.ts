@@ -3,23 +3,11 @@ import { decide } from './decide.js';
 import type { Decision, OrchestratorEvent, TaskView } from './types.js';
 import type { CompiledRunbook, CompiledStep } from '../runbook/plan.js';
 import type { RawOutcome } from './outcome.js';
+import { applyCommit as apply } from '../../test/helpers/memory-run.js';
 import { env, expr, http, httpStep, plan, T0, taskView, tpl } from '../../test/helpers/plan-builder.js';
 
 const claimed: OrchestratorEvent = { kind: 'claimed', openAttempts: [] };
 
-/** Applies a decision's commit to the view, as the store would. */
-function apply(task: TaskView, d: Decision): TaskView {
-  const c = d.commit;
-  if (!c) return task;
-  return {
-    ...task,
-    ...(c.to ? { state: c.to } : {}),
-    ...(c.patch.currentStep !== undefined ? { currentStep: c.patch.currentStep } : {}),
-    ...(c.patch.steps ? { steps: structuredClone(c.patch.steps) } : {}),
-    ...(c.patch.cursor ? { cursor: structuredClone(c.patch.cursor) } : {}),
-    ...(c.patch.retryUsed !== undefined ? { retryUsed: c.patch.retryUsed } : {}),
-  };
-}
 
 function finished(d: Decision, outcome: RawOutcome): OrchestratorEvent {
   if (d.next.type !== 'perform') throw new Error(`expected perform, got ${d.next.type}`);

@@ -3,24 +3,17 @@
  * and write one `operator.action` event in the same transaction; the rest are refused and change
  * nothing), and the recovery scenarios of lifecycle.md, checked against what the API saw.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { describeBackends } from '../helpers/backends.js';
 import { harness, shiftedClock, type Harness } from '../helpers/harness.js';
-import { startSim, type Sim } from '../../src/sim/index.js';
+import { useSim } from '../helpers/sim.js';
 import { ACTION_FROM } from '../../src/lifecycle/transitions.js';
 import { OPERATOR_ACTIONS, TASK_STATES, type OperatorAction, type TaskState } from '../../src/lifecycle/vocabulary.js';
 import { deliverCallback, OPERATOR_ACTION_FUNCTIONS, type ActionContext } from '../../src/orchestrator/operator.js';
 import type { Cursor } from '../../src/orchestrator/types.js';
 import type { Db } from '../../src/store/db.js';
 
-let sim: Sim;
-beforeAll(async () => {
-  sim = await startSim();
-});
-afterAll(async () => {
-  await sim.close();
-});
-beforeEach(() => sim.reset());
+const sim = useSim();
 
 const who = { operator: 'ana', reason: 'on call' };
 
@@ -28,7 +21,7 @@ describeBackends('operator actions', ({ db }) => {
   let h: Harness;
   let ctx: ActionContext;
   beforeEach(async () => {
-    h = await harness(db(), sim);
+    h = await harness(db(), sim());
     ctx = { db: db(), runbooks: h.runbooks, now: new Date() };
   });
   const act = (a: OperatorAction, ref: string, extra: Record<string, unknown> = {}) =>
@@ -78,26 +71,26 @@ describeBackends('operator actions', ({ db }) => {
   });
 
   it('takeover, then resume once the fault is fixed', async () => {
-    sim.setService('api', { status: 'degraded' });
-    sim.fault({ method: 'POST', path: '/services/api/restart', status: 403, times: -1 });
+    sim().setService('api', { status: 'degraded' });
+    sim().fault({ method: 'POST', path: '/services/api/restart', status: 403, times: -1 });
     const r = await h.submit('t.restart', { service: 'api' });
     await h.work();
     expect((await h.task(r.id)).state).toBe('escalated');
     expect((await act('takeover', r.id)).task.state).toBe('in_handover');
     await h.work();
     expect((await h.task(r.id)).state).toBe('in_handover');
-    sim.reset();
-    sim.setService('api', { status: 'degraded' });
+    sim().reset();
+    sim().setService('api', { status: 'degraded' });
     expect((await act('resume', r.id)).task.state).toBe('queued');
     await h.work();
     const done = await h.task(r.id);
     expect(done.state).toBe('completed');
-    expect(sim.count('service.restart')).toBe(1);
+    expect(sim().count('service.restart')).toBe(1);
   });
 
   it('resume --reset-budget gives a fresh retry budget, recorded', async () => {
-    sim.setService('api', { status: 'degraded' });
-    sim.fault({ method: 'POST', path: '/services/api/restart', status: 503, times: 3 });
+    sim().setService('api', { status: 'degraded' });
+    sim().fault({ method: 'POST', path: '/services/api/restart', status: 503, times: 3 });
     const t = await h.submit('t.restart', { service: 'api' });
     await h.work();
     const stuck = await h.task(t.id);
@@ -112,7 +105,7 @@ describeBackends('operator actions', ({ db }) => {
   });
 
   it('resume --from an earlier step lists what changed and needs --yes', async () => {
-    sim.fault({ method: 'POST', path: '/billing/invoices', status: 403 });
+    sim().fault({ method: 'POST', path: '/billing/invoices', status: 403 });
     const w = await h.submit('t.onboard', { customer: 'hooli', plan: 'pro' });
     await h.work();
     const escalatedOnInvoice = await h.task(w.id);
@@ -128,12 +121,12 @@ describeBackends('operator actions', ({ db }) => {
     const done = await h.task(w.id);
     expect(done.state, JSON.stringify(done.escalation)).toBe('completed');
     // The account was created again: with its key it is the same account.
-    expect(sim.count('crm.account.create')).toBe(1);
-    expect(sim.requests().filter((r) => r.method === 'POST' && r.path === '/crm/accounts').length).toBe(2);
+    expect(sim().count('crm.account.create')).toBe(1);
+    expect(sim().requests().filter((r) => r.method === 'POST' && r.path === '/crm/accounts').length).toBe(2);
   });
 
   it('skip --capture supplies what a later step reads', async () => {
-    sim.fault({ method: 'POST', path: '/crm/accounts', status: 409 });
+    sim().fault({ method: 'POST', path: '/crm/accounts', status: 409 });
     const t = await h.submit('t.onboard', { customer: 'umbrella', plan: 'pro' });
     await h.work();
     expect((await h.task(t.id)).currentStep).toBe('create-account');
@@ -142,12 +135,12 @@ describeBackends('operator actions', ({ db }) => {
     const done = await h.task(t.id);
     expect(done.state).toBe('completed');
     expect(done.steps['create-account']).toMatchObject({ status: 'skipped', captures: { accountId: 'acc_by_hand' } });
-    const invoice = sim.effects().find((e) => e.kind === 'billing.invoice.create');
+    const invoice = sim().effects().find((e) => e.kind === 'billing.invoice.create');
     expect(invoice?.body).toMatchObject({ account: 'acc_by_hand' });
   });
 
   it('rollback from in_handover undoes the completed steps, newest first', async () => {
-    sim.fault({ method: 'POST', path: '/billing/invoices', status: 403 });
+    sim().fault({ method: 'POST', path: '/billing/invoices', status: 403 });
     const t = await h.submit('t.onboard', { customer: 'wayne', plan: 'pro' });
     await h.work();
     await act('takeover', t.id);
@@ -155,11 +148,11 @@ describeBackends('operator actions', ({ db }) => {
     await h.work();
     const done = await h.task(t.id);
     expect(done.state).toBe('rolled_back');
-    expect(sim.effects().map((e) => e.kind)).toEqual(['crm.account.create', 'crm.account.delete']);
+    expect(sim().effects().map((e) => e.kind)).toEqual(['crm.account.create', 'crm.account.delete']);
   });
 
   it('complete --partial, and fail then resume refused without --force', async () => {
-    sim.fault({ method: 'POST', path: '/billing/invoices', status: 403, times: 2 });
+    sim().fault({ method: 'POST', path: '/billing/invoices', status: 403, times: 2 });
     const a = await h.submit('t.onboard', { customer: 'stark', plan: 'pro' });
     const b = await h.submit('t.onboard', { customer: 'oscorp', plan: 'pro' });
     await h.work();
@@ -185,8 +178,8 @@ describeBackends('operator actions', ({ db }) => {
   });
 
   it('retry of a once step still probes first: no second charge', async () => {
-    sim.fault({ method: 'POST', path: '/billing/charges', dropAfterEffect: true });
-    sim.fault({ method: 'GET', path: '/billing/charges', status: 500, times: 1 });
+    sim().fault({ method: 'POST', path: '/billing/charges', dropAfterEffect: true });
+    sim().fault({ method: 'GET', path: '/billing/charges', status: 500, times: 1 });
     const t = await h.submit('t.charge', { order: 'ord-r', amount: 3 });
     await h.work();
     const stuck = await h.task(t.id);
@@ -195,12 +188,12 @@ describeBackends('operator actions', ({ db }) => {
     await act('retry', t.id);
     await h.work();
     expect((await h.task(t.id)).state).toBe('completed');
-    expect(sim.count('billing.charge.create')).toBe(1);
-    expect(sim.requests().filter((r) => r.method === 'POST' && r.path === '/billing/charges')).toHaveLength(1);
+    expect(sim().count('billing.charge.create')).toBe(1);
+    expect(sim().requests().filter((r) => r.method === 'POST' && r.path === '/billing/charges')).toHaveLength(1);
   });
 
   it('retry of a once step without a probe needs --yes', async () => {
-    sim.fault({ method: 'POST', path: '/billing/charges', status: 503, times: 1 });
+    sim().fault({ method: 'POST', path: '/billing/charges', status: 503, times: 1 });
     const t = await h.submit('t.charge-noprobe', { order: 'ord-y' });
     await h.work();
     expect((await h.task(t.id)).state).toBe('escalated');
@@ -208,12 +201,12 @@ describeBackends('operator actions', ({ db }) => {
     await act('retry', t.id, { yes: true });
     await h.work();
     expect((await h.task(t.id)).state).toBe('completed');
-    expect(sim.count('billing.charge.create')).toBe(1);
+    expect(sim().count('billing.charge.create')).toBe(1);
   });
 
   it('retry after a callback timeout waits again, with the same token', async () => {
     const clock = shiftedClock();
-    const hc = await harness(db(), sim, clock);
+    const hc = await harness(db(), sim(), clock);
     const t = await hc.submit('t.wait', {});
     await hc.work();
     const token = ((await hc.task(t.id)).cursor as Cursor).callbackToken!;
@@ -231,19 +224,19 @@ describeBackends('operator actions', ({ db }) => {
   });
 
   it('cancel of a task a worker holds stops it at the next checkpoint, nothing half-recorded', async () => {
-    sim.setService('slow', { status: 'degraded' });
-    sim.fault({ method: 'POST', path: '/services/slow/restart', delayMs: 30_000 });
+    sim().setService('slow', { status: 'degraded' });
+    sim().fault({ method: 'POST', path: '/services/slow/restart', delayMs: 30_000 });
     const t = await h.submit('t.restart', { service: 'slow' });
     // A lease long enough that a loaded machine never lets it lapse: the cancel must find it held.
     const working = h.work({ leaseMs: 3000 });
     await new Promise<void>((resolve) => {
       const onReq = (r: { path: string }) => {
         if (r.path === '/services/slow/restart') {
-          sim.events.off('request', onReq);
+          sim().events.off('request', onReq);
           resolve();
         }
       };
-      sim.events.on('request', onReq);
+      sim().events.on('request', onReq);
     });
     const r = await act('cancel', t.id);
     expect(r.task.state).toBe('running');
@@ -256,6 +249,6 @@ describeBackends('operator actions', ({ db }) => {
     // Stopped there: no retry was scheduled on the way to cancelled.
     expect((await h.events(t.id)).some((e) => e.type === 'retry.scheduled')).toBe(false);
     expect(done.retryUsed).toBe(0);
-    expect(sim.count('service.restart')).toBe(0);
+    expect(sim().count('service.restart')).toBe(0);
   });
 });
