@@ -111,7 +111,7 @@ export function maskSensitive(input: Record<string, unknown>, paths: readonly st
 }
 
 /** The values at the sensitive paths (masked by value elsewhere in the packet too: an API may echo them). */
-function sensitiveValues(input: Record<string, unknown>, paths: readonly string[]): string[] {
+export function sensitiveValues(input: Record<string, unknown>, paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const path of paths) {
     let node: unknown = input;

@@ -53,6 +53,17 @@ export const tasks = pgTable(
     nextAttemptAt: ts('next_attempt_at'),
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: ts('lease_expires_at'),
+    /**
+     * The fencing token of the current claim: every claim bumps it, and every write a worker
+     * makes for the task (checkpoint, renewal, release) must name it with its worker id, so a
+     * worker that lost the task, even to itself, cannot write under a later claim.
+     */
+    leaseEpoch: integer('lease_epoch').notNull().default(0),
+    /**
+     * The id of the last worker write applied, so a write whose commit was not acknowledged (the
+     * connection dropped at COMMIT) can tell on retry whether it landed instead of applying twice.
+     */
+    lastWriteId: text('last_write_id'),
     /** The unguessable credential of a waiting `wait` step (stored hashed). */
     callbackTokenHash: text('callback_token_hash'),
     /** An operator asked for cancel while a worker held the task; the worker stops at a safe point. */

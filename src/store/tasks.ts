@@ -6,7 +6,15 @@
  */
 import { RunwardenError } from '../errors.js';
 import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
-import { TASK_STATES, type AttemptKind, type AttemptOutcome, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
+import {
+  TASK_STATES,
+  type AttemptKind,
+  type AttemptOutcome,
+  type EscalationReason,
+  type FailureClass,
+  type StepStatus,
+  type TaskState,
+} from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate, toNumberOrNull } from './rows.js';
@@ -21,6 +29,16 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt?: string;
   note?: string;
+}
+
+/** Why automation stopped a task (`tasks.escalation`; the packet's `reason`). */
+export interface EscalationInfo {
+  kind: EscalationReason;
+  failureClass: FailureClass | null;
+  step: string | null;
+  message: string;
+  /** ISO time it stopped. */
+  at: string;
 }
 
 /** A task as stored (lifecycle.md). `rejection` is intake's `{ kind, problems }` for a `rejected` task. */
@@ -43,10 +61,12 @@ export interface TaskRow {
   nextAttemptAt: Date | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
+  /** The fencing token of the current claim (bumped by every claim). */
+  leaseEpoch: number;
   callbackTokenHash: string | null;
   cancelRequested: boolean;
   rejection: unknown;
-  escalation: { kind: string; failureClass: string | null; step: string | null; message: string; at: string } | null;
+  escalation: EscalationInfo | null;
   eventSeq: number;
   createdAt: Date;
   updatedAt: Date;
@@ -124,6 +144,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     nextAttemptAt: toDate(r.next_attempt_at),
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: toDate(r.lease_expires_at),
+    leaseEpoch: Number(r.lease_epoch ?? 0),
     callbackTokenHash: (r.callback_token_hash as string | null) ?? null,
     cancelRequested: Boolean(r.cancel_requested),
     rejection: r.rejection ?? null,
@@ -145,9 +166,16 @@ export interface Change {
     states?: TaskState[];
     /** Applied only while this worker holds the lease. */
     leaseOwner?: string;
+    /** ... and only under this claim (the fencing token the claim returned), with `leaseOwner`. */
+    leaseEpoch?: number;
   };
   patch?: TaskPatch;
   events: NewEvent[];
+  /**
+   * Recorded as the task's `last_write_id`: a caller that retries a write after a connection
+   * error asks `writeLanded` first, since a commit whose answer was lost may have happened.
+   */
+  writeId?: string;
 }
 
 /**
@@ -178,10 +206,12 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
     ? [...change.events, { type: 'state.changed', step: change.patch?.currentStep ?? null, actor: change.events[0]?.actor ?? 'runwarden', data: { to: change.to } }]
     : change.events;
   if (change.to) sets.push(`state = ${p(change.to)}`);
+  if (change.writeId !== undefined) sets.push(`last_write_id = ${p(change.writeId)}`);
   const where: string[] = [];
   const allowed = allowedFrom(change);
   if (allowed) where.push(`x.state = ANY(${p(allowed)}::text[])`);
   if (change.expect?.leaseOwner !== undefined) where.push(`x.lease_owner = ${p(change.expect.leaseOwner)}`);
+  if (change.expect?.leaseEpoch !== undefined) where.push(`x.lease_epoch = ${p(change.expect.leaseEpoch)}::int`);
   const n = p(events.length);
   const evs = p(JSON.stringify(events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor: e.actor, data: e.data ?? {} }))));
   // `o` locks the row and keeps the state it had, for the `from` of state.changed.
@@ -214,13 +244,18 @@ function allowedFrom(change: Change): TaskState[] | undefined {
 }
 
 async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
-  const rows = await db.query<{ state: TaskState; lease_owner: string | null }>('SELECT state, lease_owner FROM tasks WHERE id = $1', [change.taskId]);
+  const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number }>(
+    'SELECT state, lease_owner, lease_epoch FROM tasks WHERE id = $1',
+    [change.taskId],
+  );
   const cur = rows[0];
   if (!cur) return new RunwardenError('TASK_NOT_FOUND', `no task ${change.taskId}`, { details: { taskId: change.taskId } });
   const owner = change.expect?.leaseOwner;
-  if (owner !== undefined && cur.lease_owner !== owner) {
-    return new RunwardenError('LEASE_LOST', `task ${change.taskId} is held by ${cur.lease_owner ?? 'no worker'}, not ${owner}; nothing was written`, {
-      details: { owner: cur.lease_owner, expected: owner },
+  const epoch = change.expect?.leaseEpoch;
+  if ((owner !== undefined && cur.lease_owner !== owner) || (epoch !== undefined && Number(cur.lease_epoch) !== epoch)) {
+    const held = cur.lease_owner === owner ? `a later claim (epoch ${cur.lease_epoch}) of ${owner}` : (cur.lease_owner ?? 'no worker');
+    return new RunwardenError('LEASE_LOST', `task ${change.taskId} is held by ${held}, not ${owner}${epoch !== undefined ? ` under epoch ${epoch}` : ''}; nothing was written`, {
+      details: { owner: cur.lease_owner, expected: owner ?? null, epoch: Number(cur.lease_epoch), expectedEpoch: epoch ?? null },
     });
   }
   const next = nextStates(cur.state);
@@ -244,6 +279,15 @@ async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
 /** Where the table lets a task go from `from`, in the table's order. */
 function nextStates(from: TaskState): TaskState[] {
   return [...(TRANSITIONS[from] as readonly TaskState[])];
+}
+
+/**
+ * Whether the write `writeId` was applied to the task (it is the task's last worker write). For
+ * a retry after a connection error: the lost answer may have been a commit.
+ */
+export async function writeLanded(db: Db, taskId: string, writeId: string): Promise<boolean> {
+  const rows = await db.query<{ last_write_id: string | null }>('SELECT last_write_id FROM tasks WHERE id = $1', [taskId], { name: 'rw_write_landed' });
+  return rows[0]?.last_write_id === writeId;
 }
 
 /** A task by id or by externalRef. */
