@@ -49,9 +49,10 @@ export interface ClaimedTask {
   takeover: boolean;
 }
 
+// The events are stamped no earlier than the task's last change (see applyChange).
 const CLAIM_SQL = `
 WITH picked AS (
-  SELECT id, state AS prev_state FROM tasks
+  SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks
   WHERE (state = 'queued'
      OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
      OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
@@ -67,17 +68,17 @@ WITH picked AS (
     lease_epoch = t.lease_epoch + 1,
     -- What it was due at is spent: a finished task must not show a next try.
     next_attempt_at = CASE WHEN t.state = 'retry_scheduled' THEN NULL ELSE t.next_attempt_at END,
-    updated_at = $2,
+    updated_at = picked.at,
     event_seq = t.event_seq + CASE WHEN t.state = ANY($5::text[]) THEN 2 ELSE 1 END
   FROM picked WHERE t.id = picked.id
   RETURNING t.*, picked.prev_state
 ), ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
-  SELECT id, event_seq - CASE WHEN prev_state = ANY($5::text[]) THEN 1 ELSE 0 END, $2, 'lease.acquired', current_step, $6,
+  SELECT id, event_seq - CASE WHEN prev_state = ANY($5::text[]) THEN 1 ELSE 0 END, updated_at, 'lease.acquired', current_step, $6,
          jsonb_build_object('worker', $1::text, 'from', prev_state, 'takeover', prev_state = ANY($9::text[]), 'leaseExpiresAt', $3::timestamptz, 'epoch', lease_epoch)
   FROM upd
   UNION ALL
-  SELECT id, event_seq, $2, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
+  SELECT id, event_seq, updated_at, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
   FROM upd WHERE prev_state = ANY($5::text[])
 )
 SELECT * FROM upd`;

@@ -186,7 +186,10 @@ export interface Change {
  * comes last, after what caused it, so the ledger reads as a timeline. Nothing is applied when the row does not match: the reason is thrown as
  * TASK_NOT_FOUND, LEASE_LOST (details: owner) or ILLEGAL_TRANSITION.
  *
- * Time is the caller's clock (`now`), never the database's.
+ * Time is the caller's clock (`now`), but never earlier than the task's last change: the events
+ * are stamped `GREATEST(now, updated_at)`, so a ledger reads forward in time even when the
+ * processes writing it disagree about the time (every event writer sets `updated_at` to the
+ * time it stamps).
  */
 export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
   const params: unknown[] = [change.taskId, change.now];
@@ -216,15 +219,15 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
   const evs = p(JSON.stringify(events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor: e.actor, data: e.data ?? {} }))));
   // `o` locks the row and keeps the state it had, for the `from` of state.changed.
   const sql = `
-WITH o AS (SELECT id, state AS prev_state FROM tasks WHERE id = $1 FOR UPDATE),
+WITH o AS (SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks WHERE id = $1 FOR UPDATE),
 t AS (
-  UPDATE tasks x SET ${[...sets, `event_seq = x.event_seq + ${n}::int`, 'updated_at = $2'].join(', ')}
+  UPDATE tasks x SET ${[...sets, `event_seq = x.event_seq + ${n}::int`, 'updated_at = o.at'].join(', ')}
   FROM o WHERE x.id = o.id${where.length ? ` AND ${where.join(' AND ')}` : ''}
   RETURNING x.*, o.prev_state
 ),
 ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
-  SELECT t.id, t.event_seq - ${n}::int + e.ord, $2, e.type, COALESCE(e.step, t.current_step), e.actor,
+  SELECT t.id, t.event_seq - ${n}::int + e.ord, t.updated_at, e.type, COALESCE(e.step, t.current_step), e.actor,
          CASE WHEN e.type = 'state.changed' AND e.ord = ${n}::int THEN e.data || jsonb_build_object('from', t.prev_state) ELSE e.data END
   FROM t, jsonb_to_recordset(${evs}::jsonb) AS e(ord int, type text, step text, actor text, data jsonb)
 )
