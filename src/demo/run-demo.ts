@@ -16,14 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { createExecutor } from '../agents/index.js';
 import { deploymentConfig } from '../config/index.js';
 import { RunwardenError } from '../errors.js';
-import { escalationHooks } from '../escalation/hooks.js';
-import { createDeliverer } from '../escalation/outbox-delivery.js';
 import type { Packet } from '../escalation/packet-schema.js';
 import { renderPacketMarkdown } from '../escalation/render-markdown.js';
 import type { Logger } from '../log.js';
 import { submitTask } from '../orchestrator/intake.js';
-import { Worker } from '../orchestrator/worker.js';
 import { loadRunbooksOrThrow } from '../runtime.js';
+import { createService } from '../service.js';
 import { createMasker } from '../secrets/mask.js';
 import { startSim } from '../sim/index.js';
 import { lockDataDir } from '../store/data-dir-lock.js';
@@ -181,28 +179,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     };
     await refresh();
 
-    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery. */
-    const demoWorker = (dbh: Db) => {
-      const escalation = escalationHooks({ config, runbooks, masker });
-      const delivery = createDeliverer({ db: dbh, config, masker, logger: o.logger });
-      return new Worker({
-        db: dbh,
-        runbooks,
-        executor: createExecutor(),
-        logger: o.logger,
+    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery (service.ts). */
+    const demoWorker = (dbh: Db) =>
+      createService(
+        { db: dbh, config, runbooks, masker, logger: o.logger },
         // Every demo task at once: the run takes as long as the slowest story, not their sum.
-        concurrency: DEMO_SCENARIOS.length,
-        pollMs: 250,
-        env: { ...config.env },
-        secrets: { ...config.secrets },
-        mask: (v) => masker.maskValue(v),
-        hooks: escalation.hooks,
-        onIdle: () => delivery.deliver().then(
-          () => undefined,
-          (err: unknown) => o.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
-        ),
-      });
-    };
+        { executor: createExecutor(), concurrency: DEMO_SCENARIOS.length, pollMs: 250 },
+      ).worker;
     const worker = demoWorker(db);
     const onAbort = () => void worker.stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });
