@@ -159,7 +159,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
       const commit = maskCommit(decision.commit, mask);
       const boundary = boundaryOf(commit);
       if (boundary) faultPoint(boundary.before, { step: boundary.step });
-      const before = task.state;
+      const before = task;
       task = await persist(
         deps.db,
         task.id,
@@ -171,9 +171,9 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
       // The next decision reads the unmasked captures: masking is for what is recorded.
       if (decision.commit.patch.steps) (task as { steps: unknown }).steps = decision.commit.patch.steps;
     } else if (next.type === 'release' && task.leaseOwner === deps.workerId) {
-      const before = task.state;
+      const before = task;
       task = await persist(deps.db, task.id, (writeId) => releaseTask(deps.db, { task, lease, now, why: 'nothing to do', writeId }), retrying);
-      if (task.state !== before) transitions(before, task, undefined, 'nothing to do');
+      if (task.state !== before.state) transitions(before, task, undefined, 'nothing to do');
     }
     if (next.type === 'release') {
       log.debug({ state: task.state }, 'task released');
@@ -259,7 +259,7 @@ async function stopWithoutPlan(deps: DriverDeps, task: TaskRow, lease: Lease, co
     events: [{ type: 'escalated', step: task.currentStep, data: { kind, failureClass: info.failureClass, message } }],
     escalation: info,
   };
-  const before = task.state;
+  const before = task;
   const done = await persist(
     deps.db,
     task.id,
@@ -270,7 +270,7 @@ async function stopWithoutPlan(deps: DriverDeps, task: TaskRow, lease: Lease, co
   return done;
 }
 
-type TransitionLog = (from: string, task: TaskRow, commit?: CheckpointWrite<object>, why?: string) => void;
+type TransitionLog = (before: TaskRow, after: TaskRow, commit?: CheckpointWrite<object>, why?: string) => void;
 
 /**
  * One info line per state change: task, runbook, step, new state and why. The why is built from
@@ -279,10 +279,12 @@ type TransitionLog = (from: string, task: TaskRow, commit?: CheckpointWrite<obje
  */
 function transitionLog(log: Logger, plan: CompiledRunbook | undefined, task: TaskRow): TransitionLog {
   const sensitive = createMasker(plan ? sensitiveValues(task.input, plan.sensitiveInputs) : []);
-  return (from, t, commit, why) => {
+  return (before, t, commit, why) => {
     const reason = why ?? reasonOf(t, commit);
+    // The step the change happened at: a finished task has none left.
+    const step = commit?.escalation?.step ?? t.currentStep ?? before.currentStep;
     log.info(
-      { runbook: t.runbookId, step: t.currentStep, from, state: t.state, ...(reason ? { reason: sensitive.maskString(reason) } : {}) },
+      { runbook: t.runbookId, step, from: before.state, state: t.state, ...(reason ? { reason: sensitive.maskString(reason) } : {}) },
       'task state changed',
     );
   };
@@ -290,7 +292,7 @@ function transitionLog(log: Logger, plan: CompiledRunbook | undefined, task: Tas
 
 function reasonOf(task: TaskRow, commit: CheckpointWrite<object> | undefined): string | undefined {
   const esc = commit?.escalation ?? (task.state === 'escalated' ? task.escalation : null);
-  if (esc) return `${esc.kind}${esc.step ? ` at ${esc.step}` : ''}: ${esc.message}`;
+  if (esc) return `${esc.kind}: ${esc.message}`;
   const retry = commit?.events.find((e) => e.type === 'retry.scheduled');
   if (retry) {
     const d = retry.data ?? {};
