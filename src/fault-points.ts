@@ -92,16 +92,23 @@ export function parseFaultSpec(spec: string): Armed[] {
 const fromEnv = process.env.RUNWARDEN_FAULT;
 if (fromEnv) armed = parseFaultSpec(fromEnv);
 
-/**
- * Arms a point in this process. Default: throw, once, at any step. Returns a function that
- * disarms it again.
- */
-export function armFault(point: FaultPoint, opts: { mode?: FaultMode; step?: string; times?: number } = {}): () => void {
-  const entry: Armed = { point, mode: opts.mode ?? 'throw', left: opts.times ?? 1, ...(opts.step ? { step: opts.step } : {}) };
+/** An armed point: how often it fired so far, and how to disarm it. */
+export interface ArmedFault {
+  fired(): number;
+  disarm(): void;
+}
+
+/** Arms a point in this process. Default: throw, once, at any step. */
+export function armFault(point: FaultPoint, opts: { mode?: FaultMode; step?: string; times?: number } = {}): ArmedFault {
+  const times = opts.times ?? 1;
+  const entry: Armed = { point, mode: opts.mode ?? 'throw', left: times, ...(opts.step ? { step: opts.step } : {}) };
   (armed ??= []).push(entry);
-  return () => {
-    armed = armed?.filter((a) => a !== entry) ?? null;
-    if (armed?.length === 0) armed = null;
+  return {
+    fired: () => times - entry.left,
+    disarm: () => {
+      armed = armed?.filter((a) => a !== entry) ?? null;
+      if (armed?.length === 0) armed = null;
+    },
   };
 }
 

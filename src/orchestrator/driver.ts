@@ -83,18 +83,24 @@ function maskCommit(commit: Commit, mask: <T>(v: T) => T): Commit {
   };
 }
 
-/** The fault points a checkpoint crosses: before and after it, by what it records. */
-function boundaryOf(commit: CheckpointWrite<object>): { before: FaultPoint; after: FaultPoint; step: string } | undefined {
-  const finished = commit.finishAttempts?.at(-1);
-  if (finished && !commit.startAttempt) {
-    const c = finished.kind === 'compensate';
-    return { before: c ? 'compensation.before-outcome' : 'attempt.before-outcome', after: c ? 'compensation.after-outcome' : 'attempt.after-outcome', step: finished.step };
+/**
+ * The fault points a checkpoint crosses, by what it records: the outcome of each attempt it
+ * finishes, the start of the attempt it begins (one checkpoint often does both).
+ */
+function boundariesOf(commit: CheckpointWrite<object>): { before: Array<[FaultPoint, string]>; after: Array<[FaultPoint, string]> } {
+  const before: Array<[FaultPoint, string]> = [];
+  const after: Array<[FaultPoint, string]> = [];
+  for (const f of commit.finishAttempts ?? []) {
+    const c = f.kind === 'compensate';
+    before.push([c ? 'compensation.before-outcome' : 'attempt.before-outcome', f.step]);
+    after.push([c ? 'compensation.after-outcome' : 'attempt.after-outcome', f.step]);
   }
   if (commit.startAttempt) {
     const c = commit.startAttempt.kind === 'compensate';
-    return { before: c ? 'compensation.before-start' : 'attempt.before-start', after: c ? 'compensation.after-start' : 'attempt.after-start', step: commit.startAttempt.step };
+    before.push([c ? 'compensation.before-start' : 'attempt.before-start', commit.startAttempt.step]);
+    after.push([c ? 'compensation.after-start' : 'attempt.after-start', commit.startAttempt.step]);
   }
-  return undefined;
+  return { before, after };
 }
 
 /**
@@ -157,8 +163,8 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     const next = decision.next;
     if (decision.commit) {
       const commit = maskCommit(decision.commit, mask);
-      const boundary = boundaryOf(commit);
-      if (boundary) faultPoint(boundary.before, { step: boundary.step });
+      const boundary = boundariesOf(commit);
+      for (const [point, step] of boundary.before) faultPoint(point, { step });
       const before = task;
       task = await persist(
         deps.db,
@@ -166,7 +172,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
         (writeId) => writeCheckpoint(deps.db, { taskId: task.id, lease, now, commit, release: next.type === 'release', writeId, ...(deps.hooks ? { hooks: deps.hooks } : {}) }),
         retrying,
       );
-      if (boundary) faultPoint(boundary.after, { step: boundary.step });
+      for (const [point, step] of boundary.after) faultPoint(point, { step });
       if (commit.to) transitions(before, task, commit);
       // The next decision reads the unmasked captures: masking is for what is recorded.
       if (decision.commit.patch.steps) (task as { steps: unknown }).steps = decision.commit.patch.steps;
