@@ -148,13 +148,20 @@ export function isConnectionError(err: unknown): boolean {
   return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }
 
+/** Refusals that waiting does not cure: no such database, bad credentials. */
+const CONFIG_SQLSTATE = new Set(['3D000', '28000', '28P01']);
+
 /**
- * A connection-level driver error as RunwardenError('DATABASE_UNAVAILABLE', details.connection:
- * true); any other error as it is (a bad statement is a bug, not an outage).
+ * A connection-level driver error as RunwardenError('DATABASE_UNAVAILABLE'); any other error as
+ * it is (a bad statement is a bug, not an outage). `details.connection` is true when the server
+ * is away (refused, reset, shutting down, starting up), which is worth waiting for, and false
+ * when it answered with a refusal of this configuration (wrong database name or password).
  */
 function unavailable(err: unknown, target: string, what = `the database at ${describeTarget(target)} is unavailable`): unknown {
   if (isRunwardenError(err) || !isConnectionError(err)) return err;
-  return new RunwardenError('DATABASE_UNAVAILABLE', `${what}: ${(err as Error).message}`, { cause: err, details: { connection: true } });
+  const code = (err as { code?: unknown }).code;
+  const connection = !(typeof code === 'string' && CONFIG_SQLSTATE.has(code));
+  return new RunwardenError('DATABASE_UNAVAILABLE', `${what}: ${(err as Error).message}`, { cause: err, details: { connection } });
 }
 
 /** int8 (counts, bigserial ids) as numbers, the way PGlite returns them, not strings. */
