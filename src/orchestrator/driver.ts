@@ -48,7 +48,7 @@ export interface DriverDeps {
 export interface DriveControl {
   /** The signal for the action about to start: aborted when the lease is lost or may lapse, on cancel, on a hard stop. */
   actionSignal(): AbortSignal;
-  /** Aborted to cut a poll wait short (the worker is stopping, or the lease is in danger). */
+  /** Aborted to cut a poll wait short (the worker is stopping, or the lease was lost). */
   wake: AbortSignal;
   /** True once the worker is stopping: record the attempt in flight, start nothing new. */
   stopping(): boolean;

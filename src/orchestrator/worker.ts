@@ -78,9 +78,9 @@ interface Active {
   expiresAt: number;
   /** Aborts the action in flight; replaced once a lease scare has passed. */
   action: AbortController;
-  /** Cuts poll waits short. */
-  waits: AbortController;
-  /** `waits` or the worker stopping. */
+  /** Aborted when the lease is lost: cuts poll waits short. */
+  gone: AbortController;
+  /** `gone` or the worker stopping. */
   wake: AbortSignal;
   lost: boolean;
   /** The driver has returned: no more renewals. */
@@ -265,7 +265,7 @@ export class Worker {
         if (!r) {
           a.lost = true;
           a.action.abort(new Error('lease lost'));
-          a.waits.abort();
+          a.gone.abort();
           this.endScare(a, false);
           return;
         }
@@ -299,7 +299,6 @@ export class Worker {
         log.warn({ taskId, leaseExpiresAt: new Date(a.expiresAt).toISOString() }, 'lease not renewed in time; aborting the action in flight');
       }
       a.action.abort(new Error('lease about to expire: no renewal succeeded'));
-      a.waits.abort();
     }, Math.max(0, at - this.clock.now().getTime()));
   }
 
@@ -308,14 +307,8 @@ export class Worker {
     if (!a.scare) return;
     const waiters = a.scare.waiters;
     a.scare = null;
-    if (ok) {
-      // Fresh signals for what comes next: the aborted ones stay aborted.
-      if (a.action.signal.aborted && !a.cancelled && !this.halted) a.action = new AbortController();
-      if (a.waits.signal.aborted && !this.halted) {
-        a.waits = new AbortController();
-        a.wake = AbortSignal.any([a.waits.signal, this.stopCtl.signal]);
-      }
-    }
+    // A fresh signal for the next action: the aborted one stays aborted for the attempt it cut.
+    if (ok && a.action.signal.aborted && !a.cancelled && !this.halted) a.action = new AbortController();
     for (const w of waiters) w(ok);
   }
 
@@ -331,14 +324,14 @@ export class Worker {
 
   private start(task: TaskRow, from: string, log: Logger): void {
     this.stats.claimed += 1;
-    const waits = new AbortController();
+    const gone = new AbortController();
     const a: Active = {
       promise: Promise.resolve(),
       lease: leaseOf(task),
       expiresAt: task.leaseExpiresAt?.getTime() ?? this.clock.now().getTime() + this.leaseMs,
       action: new AbortController(),
-      waits,
-      wake: AbortSignal.any([waits.signal, this.stopCtl.signal]),
+      gone,
+      wake: AbortSignal.any([gone.signal, this.stopCtl.signal]),
       lost: false,
       done: false,
       cancelled: false,
@@ -366,9 +359,7 @@ export class Worker {
       task,
       {
         actionSignal: () => a.action.signal,
-        get wake() {
-          return a.wake;
-        },
+        wake: a.wake,
         stopping: () => this.stopping,
         halted: () => this.halted,
         lost: () => a.lost,

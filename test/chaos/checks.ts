@@ -14,7 +14,7 @@
  * - every packet delivered to the sink once, none given up.
  */
 import { readFile } from 'node:fs/promises';
-import type { Effect, Sim } from '../../src/sim/index.js';
+import { EFFECT_KINDS, type Effect, type Sim } from '../../src/sim/index.js';
 import type { Db } from '../../src/store/db.js';
 
 export interface Submitted {
@@ -31,17 +31,9 @@ export interface RunOutcome {
 }
 
 const REST = new Set(['completed', 'partially_completed', 'rolled_back', 'escalated', 'awaiting_approval', 'rejected', 'cancelled', 'failed', 'in_handover']);
-const KEYED_KINDS = new Set([
-  'service.restart',
-  'crm.account.create',
-  'crm.account.delete',
-  'entitlement.put',
-  'billing.invoice.create',
-  'billing.invoice.void',
-  'billing.charge.refund',
-  'provisioning.tenant.create',
-  'provisioning.tenant.delete',
-]);
+/** Effects of routes that honour Idempotency-Key: every one but the charge and the email (*no key*). */
+const ONCE_KINDS = new Set<string>(['billing.charge.create', 'email.message.send']);
+const KEYED_KINDS = new Set<string>(EFFECT_KINDS.filter((k) => !ONCE_KINDS.has(k)));
 
 interface SimState {
   services: Record<string, { status: string }>;
