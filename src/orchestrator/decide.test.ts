@@ -290,7 +290,8 @@ describe('decide: gates, waits, guards, decisions', () => {
     const d = decide(taskView(p), p, claimed, env());
     expect(d.commit?.to).toBe('awaiting_approval');
     expect(d.commit?.escalation?.kind).toBe('approval_required');
-    const approved = { ...apply(taskView(p), d), state: 'running' as const, cursor: { ...apply(taskView(p), d).cursor, approval: { step: 'charge', granted: true, by: 'ana' } } };
+    const asked = apply(taskView(p), d);
+    const approved = { ...asked, state: 'running' as const, cursor: { ...asked.cursor, step: { ...asked.cursor.step, approval: { granted: true, by: 'ana' } } } };
     const d2 = decide(approved, p, claimed, env());
     expect(d2.next).toMatchObject({ type: 'perform', attempt: { step: 'charge' } });
   });
@@ -303,7 +304,9 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(d.commit?.patch.nextAttemptAt).toEqual(new Date(T0.getTime() + 60_000));
     expect(JSON.stringify(d.commit?.events)).not.toContain('cb_token1');
     const t = apply(taskView(p), d);
-    const arrived = { ...t, state: 'running' as const, cursor: { ...t.cursor, callback: { ...t.cursor.callback!, data: { ok: true } } } };
+    const waiting = t.cursor.phase;
+    if (waiting.at !== 'waiting') throw new Error(`expected the task waiting, its cursor is ${waiting.at}`);
+    const arrived = { ...t, state: 'running' as const, cursor: { ...t.cursor, phase: { ...waiting, data: { ok: true } } } };
     const d2 = decide(arrived, p, claimed, env());
     expect(d2.commit?.to).toBe('completed');
     expect(d2.commit?.patch.steps?.['wait-ack']?.captures).toEqual({ ok: true });
@@ -324,7 +327,7 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(d2.commit?.to).toBe('waiting_callback');
     // The wait uses the same token the first step handed out.
     expect(d2.commit?.patch.callbackTokenHash).toBe('hash:cb_token1');
-    expect(d2.commit?.patch.cursor?.callback?.token).toBe('cb_token1');
+    expect(d2.commit?.patch.cursor).toMatchObject({ callbackToken: 'cb_token1', phase: { at: 'waiting' } });
   });
 
   const decideStep = httpStep('choose', {

@@ -14,7 +14,8 @@ import { hashToken, newToken } from '../ids.js';
 import { decide } from './decide.js';
 import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
-import type { AttemptRef, Commit, OrchestratorEvent, TaskView } from './types.js';
+import type { AttemptRef, Commit, OrchestratorEvent } from './types.js';
+import { taskViewOf } from './view.js';
 
 export interface DriverDeps {
   db: Db;
@@ -48,10 +49,6 @@ export interface DriveControl {
   cancelled(): boolean;
 }
 
-function view(task: TaskRow): TaskView {
-  return task as unknown as TaskView;
-}
-
 function maskCommit(commit: Commit, mask: <T>(v: T) => T): Commit {
   return {
     ...commit,
@@ -82,7 +79,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
   for (;;) {
     if (control.signal.aborted && control.lost()) return task; // another worker owns it now
     const now = deps.clock.now();
-    const decision = decide(view(task), plan, event, {
+    const decision = decide(taskViewOf(task), plan, event, {
       now,
       random: deps.random ?? Math.random,
       newToken,
@@ -119,7 +116,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     const step = plan.steps[plan.stepIndex[next.attempt.step]!]!;
     const started = performance.now();
     const attemptLog = log.child({ step: next.attempt.step, attempt: next.attempt.attempt, kind: next.attempt.kind });
-    const draft = new Draft(view(task), plan, { now, random: Math.random, newToken, hashToken, env: deps.env, secrets: deps.secrets });
+    const draft = new Draft(taskViewOf(task), plan, { now, random: Math.random, newToken, hashToken, env: deps.env, secrets: deps.secrets });
     const outcome = await deps.executor.run(next.spec, {
       expr: draft.context(step),
       runbook: plan,

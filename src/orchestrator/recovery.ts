@@ -2,7 +2,7 @@
  * Recovery: an attempt with a recorded start and no outcome is in doubt; `repeat` says what to do.
  * Part of the decision function (decide.ts): pure, no I/O.
  */
-import { Draft } from './draft.js';
+import type { Draft } from './draft.js';
 import type { OpenAttempt } from './types.js';
 
 /** An attempt that started and has no outcome: the worker stopped mid-attempt. */
@@ -24,8 +24,7 @@ export function onInDoubt(d: Draft, open: OpenAttempt): void {
   if (open.kind === 'action') {
     if (step.repeat !== 'once') return; // safe replays; keyed replays with the kept key
     if (step.probe) {
-      d.cursor.probeFirst = true;
-      d.cursor.phase = 'probe';
+      d.setPhase({ at: 'probing' });
       return;
     }
     d.setStatus(step.id, 'in_doubt', 'the worker stopped during the attempt');

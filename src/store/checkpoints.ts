@@ -3,9 +3,38 @@
  * the task's new state, cursor and captures, and the ledger events, in one transaction, fenced by
  * the worker's lease.
  */
-import type { AttemptFinish, AttemptRef, Commit } from '../orchestrator/types.js';
+import { FINISHED_STATES, isOneOf, type AttemptKind, type AttemptOutcome, type FailureClass, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
-import { applyChange, type TaskPatch, type TaskRow } from './tasks.js';
+import type { NewEvent } from './events.js';
+import { applyChange, type EscalationInfo, type TaskPatch, type TaskRow } from './tasks.js';
+
+/** An attempt as its start is recorded (before the action runs). */
+export interface AttemptRef {
+  step: string;
+  kind: AttemptKind;
+  attempt: number;
+  idempotencyKey: string | null;
+}
+
+/** An attempt's outcome, recorded after it. */
+export interface AttemptFinish extends AttemptRef {
+  outcome: AttemptOutcome;
+  failureClass: FailureClass | null;
+  error: string | null;
+  durationMs: number;
+  result: unknown;
+}
+
+/** One durable checkpoint: applied in one transaction with its ledger events (the worker adds the actor). */
+export interface CheckpointWrite {
+  to?: TaskState;
+  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation'>;
+  events: Omit<NewEvent, 'actor'>[];
+  startAttempt?: AttemptRef;
+  finishAttempts?: AttemptFinish[];
+  /** Set when this commit stops automation: the escalation hook writes the packet with it. */
+  escalation?: EscalationInfo;
+}
 
 export interface CheckpointHooks {
   /**
@@ -13,7 +42,7 @@ export interface CheckpointHooks {
    * automation or needs a person (escalation, approval, partial completion): the packet and its
    * outbox rows are written here, so they exist exactly when the state does.
    */
-  onStop?(tx: Db, task: TaskRow, commit: Commit, now: Date): Promise<void>;
+  onStop?(tx: Db, task: TaskRow, commit: CheckpointWrite, now: Date): Promise<void>;
   /**
    * Runs inside the checkpoint's transaction when the task reaches a terminal state (completed,
    * partially_completed, rolled_back, cancelled): open packets of the task are resolved here.
@@ -21,7 +50,6 @@ export interface CheckpointHooks {
   onFinish?(tx: Db, task: TaskRow, now: Date): Promise<void>;
 }
 
-const FINAL_STATES = new Set(['completed', 'partially_completed', 'rolled_back', 'cancelled']);
 
 export async function writeCheckpoint(
   db: Db,
@@ -29,7 +57,7 @@ export async function writeCheckpoint(
     taskId: string;
     workerId: string;
     now: Date;
-    commit: Commit;
+    commit: CheckpointWrite;
     /** The worker lets go of the task with this checkpoint. */
     release: boolean;
     hooks?: CheckpointHooks;
@@ -60,7 +88,7 @@ export async function writeCheckpoint(
       })),
     });
     if (commit.escalation && opts.hooks?.onStop) await opts.hooks.onStop(tx, task, commit, now);
-    if (commit.to && FINAL_STATES.has(commit.to) && opts.hooks?.onFinish) await opts.hooks.onFinish(tx, task, now);
+    if (commit.to && isOneOf(FINISHED_STATES, commit.to) && opts.hooks?.onFinish) await opts.hooks.onFinish(tx, task, now);
     return task;
   });
 }

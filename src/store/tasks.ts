@@ -6,7 +6,7 @@
  */
 import { RunwardenError } from '../errors.js';
 import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
-import { TASK_STATES, type AttemptKind, type AttemptOutcome, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
+import { TASK_STATES, type AttemptKind, type AttemptOutcome, type EscalationReason, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate, toNumberOrNull } from './rows.js';
@@ -21,6 +21,16 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt?: string;
   note?: string;
+}
+
+/** Why automation stopped (or what it needs), as stored on the task and carried into its packet. */
+export interface EscalationInfo {
+  kind: EscalationReason;
+  failureClass: FailureClass | null;
+  step: string | null;
+  message: string;
+  /** ISO timestamp of the decision that stopped the task. */
+  at: string;
 }
 
 /** A task as stored (lifecycle.md). `rejection` is intake's `{ kind, problems }` for a `rejected` task. */
@@ -46,7 +56,7 @@ export interface TaskRow {
   callbackTokenHash: string | null;
   cancelRequested: boolean;
   rejection: unknown;
-  escalation: { kind: string; failureClass: string | null; step: string | null; message: string; at: string } | null;
+  escalation: EscalationInfo | null;
   eventSeq: number;
   createdAt: Date;
   updatedAt: Date;
@@ -127,7 +137,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     callbackTokenHash: (r.callback_token_hash as string | null) ?? null,
     cancelRequested: Boolean(r.cancel_requested),
     rejection: r.rejection ?? null,
-    escalation: (r.escalation as TaskRow['escalation']) ?? null,
+    escalation: (r.escalation as EscalationInfo | null) ?? null,
     eventSeq: Number(r.event_seq ?? 0),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,

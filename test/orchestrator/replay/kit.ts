@@ -10,6 +10,7 @@
  */
 import { compileRunbookText } from '../../../src/runbook/load.js';
 import type { CompiledRunbook } from '../../../src/runbook/plan.js';
+import { readCursor } from '../../../src/orchestrator/cursor.js';
 import { decide } from '../../../src/orchestrator/decide.js';
 import type { Decision, DecideEnv, OpenAttempt, OrchestratorEvent, TaskView } from '../../../src/orchestrator/types.js';
 import type { RawOutcome } from '../../../src/orchestrator/outcome.js';
@@ -91,7 +92,7 @@ export function viewOf(t: StoredTask): TaskView {
     state: t.state,
     currentStep: t.currentStep,
     steps: structuredClone(t.steps),
-    cursor: structuredClone(t.cursor) as TaskView['cursor'],
+    cursor: readCursor(t.cursor, { state: t.state, currentStep: t.currentStep, escalationKind: t.escalationKind ?? null }),
     retryUsed: t.retryUsed,
     retryLimit: t.retryLimit,
     deadlineAt: t.deadlineAt ? new Date(t.deadlineAt) : null,
@@ -132,6 +133,22 @@ export function envOf(e: StoredEnv): { env: DecideEnv; drawn: () => { random: nu
     ...(e.agentCallCap !== undefined ? { agentCallCap: e.agentCallCap } : {}),
   };
   return { env, drawn: () => ({ random: r, tokens: k }) };
+}
+
+/**
+ * A recorded decision's JSON with its commit's cursor read as the store would read it back: a
+ * cursor recorded in an earlier shape is compared by what it means now (`readCursor` upgrades it
+ * for the task as the commit leaves it), so a fixture is also a task in flight across an upgrade.
+ */
+export function expectedJson(rec: RecordedDecision): unknown {
+  const d = structuredClone(rec.decision) as { commit?: { to?: TaskState; patch: Record<string, unknown> } };
+  const c = d.commit;
+  if (!c || c.patch.cursor === undefined) return d;
+  const currentStep = 'currentStep' in c.patch ? (c.patch.currentStep as string | null) : rec.task.currentStep;
+  const escalation = c.patch.escalation as { kind?: string } | null | undefined;
+  const escalationKind = escalation !== undefined ? escalation?.kind ?? null : rec.task.escalationKind ?? null;
+  c.patch.cursor = readCursor(c.patch.cursor, { state: c.to ?? rec.task.state, currentStep, escalationKind });
+  return JSON.parse(JSON.stringify(d));
 }
 
 /** A Decision as the JSON a fixture stores. */

@@ -1,25 +1,28 @@
 /**
- * Rollback: compensations of the completed steps, newest first.
+ * Rollback: the compensations of the completed steps, newest first, each retried in place on a
+ * transient failure before the rollback escalates.
  * Part of the decision function (decide.ts): pure, no I/O.
  */
 import type { EscalationReason, FailureClass } from '../lifecycle/vocabulary.js';
 import type { CompiledStep } from '../runbook/plan.js';
-import { Draft } from './draft.js';
-import { release } from './moves.js';
+import type { Draft } from './draft.js';
 import type { Classified } from './outcome.js';
-import { yieldIfStopping } from './step-entry.js';
-import type { Decision } from './types.js';
+import type { Phase } from './cursor.js';
+import { RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
 
 /** Compensations of transient failures tried in place before the rollback escalates. */
 export const COMPENSATION_TRIES = 3;
 
+type Compensating = Extract<Phase, { at: 'compensating' }>;
+
+/** The failure of `step` is final and its runbook says roll back: the task starts compensating. */
 export function startRollback(
   d: Draft,
   step: CompiledStep,
   f: { reason: EscalationReason; failureClass: FailureClass | null; message: string },
 ): void {
   const queue = compensationQueue(d);
-  d.cursor.compensation = { queue, failures: 0 };
+  d.setPhase({ at: 'compensating', queue, failures: 0 });
   d.event('compensation.started', step.id, { cause: f.reason, failureClass: f.failureClass, message: f.message, steps: queue });
   d.moveTo('compensating');
 }
@@ -32,47 +35,56 @@ export function compensationQueue(d: Draft): string[] {
     .reverse();
 }
 
-export function compensateNext(d: Draft): Decision {
-  const comp = (d.cursor.compensation ??= { queue: compensationQueue(d), failures: 0 });
+/** The rollback's phase; a rollback an operator asked for starts here, its queue worked out now. */
+function compensating(d: Draft): Compensating & { queue: string[] } {
+  let phase = d.phase;
+  if (phase.at !== 'compensating') {
+    phase = { at: 'compensating', failures: 0 };
+    d.setPhase(phase);
+  }
+  phase.queue ??= compensationQueue(d);
+  return phase as Compensating & { queue: string[] };
+}
+
+/** Starts the next compensation, or ends the rollback when none is left. */
+export function compensateNext(d: Draft): Progress {
+  const comp = compensating(d);
   const id = comp.queue[0];
   if (!id) {
     d.event('compensation.finished', null, { ok: true, all: true });
-    d.currentStep = null;
+    d.leaveSteps();
     d.moveTo('rolled_back');
-    return release(d);
+    return RELEASE;
   }
-  const yielded = yieldIfStopping(d);
-  if (yielded) return yielded;
+  if (yieldsToStop(d)) return RELEASE;
   const step = d.step(id);
   const c = step.compensate!;
   const attempt = d.nextAttemptNo('compensate', id);
   const key = c.repeat === 'keyed' ? `${d.task.id}:${id}:compensate` : null;
   d.startAttempt = { step: id, kind: 'compensate', attempt, idempotencyKey: key };
   d.event('attempt.started', id, { kind: 'compensate', attempt, idempotencyKey: key });
-  return {
-    commit: d.commit()!,
-    next: { type: 'perform', attempt: d.startAttempt, spec: c.spec, ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}) },
-  };
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: c.spec, ...(c.timeoutMs !== undefined ? { timeoutMs: c.timeoutMs } : {}) });
 }
 
-export function onCompensated(d: Draft, step: CompiledStep, cls: Classified): Decision | null {
-  const comp = (d.cursor.compensation ??= { queue: [], failures: 0 });
+/** A compensation's outcome: the next one, a retry in place, or compensation_failed. */
+export function onCompensated(d: Draft, step: CompiledStep, cls: Classified): Progress {
+  const comp = compensating(d);
   if (cls.ok) {
     d.setStatus(step.id, 'compensated');
     d.event('compensation.finished', step.id, { ok: true });
     comp.queue = comp.queue.filter((id) => id !== step.id);
     comp.failures = 0;
-    return null;
+    return WALK_ON;
   }
   comp.failures += 1;
   const transient = cls.failureClass === 'transient' || cls.failureClass === 'timeout';
   const policy = step.retry.transient;
   if (transient && comp.failures < COMPENSATION_TRIES) {
     const delay = policy ? Math.min(policy.delayMs * 2 ** (comp.failures - 1), policy.maxDelayMs) : 1000;
-    return { commit: d.commit()!, next: { type: 'sleep', ms: delay } };
+    return stop({ type: 'sleep', ms: delay });
   }
   d.setStatus(step.id, 'compensation_failed', cls.message);
   d.event('compensation.finished', step.id, { ok: false, failureClass: cls.failureClass, error: cls.message });
   d.escalate({ kind: 'compensation_failed', failureClass: cls.failureClass, step: step.id, message: `undoing ${step.id} failed: ${cls.message}` });
-  return release(d);
+  return RELEASE;
 }

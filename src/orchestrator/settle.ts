@@ -1,19 +1,22 @@
 /**
- * Settling a step: a failure is retried durably or handled by `critical` and `onFailure`; a
- * success follows `next`; the last step finishes the task.
+ * Settling a step: a success is captured, verified and followed by `next`; a failure is retried
+ * durably (`retry_scheduled`) or handled by `critical` and `onFailure` (continue, goto, rollback,
+ * escalate).
  * Part of the decision function (decide.ts): pure, no I/O.
  */
 import type { EscalationReason, FailureClass, StepStatus } from '../lifecycle/vocabulary.js';
-import type { CompiledStep } from '../runbook/plan.js';
-import { Draft } from './draft.js';
-import { release } from './moves.js';
+import type { CompiledStep, ExprContext } from '../runbook/plan.js';
+import { asRecord, evaluateCaptures } from './captures.js';
+import { startRollback } from './compensation.js';
+import type { Draft } from './draft.js';
 import type { Classified } from './outcome.js';
 import { retryVerdict } from './retry-policy.js';
-import { startRollback } from './rollback.js';
-import { enterStepCursor } from './step-entry.js';
-import type { Decision } from './types.js';
+import { goToNext, jumpTo, RELEASE, WALK_ON, type Progress } from './walk.js';
 
-export function onFailure(d: Draft, step: CompiledStep, cls: Extract<Classified, { ok: false }>): Decision | null {
+type Failure = Extract<Classified, { ok: false }>;
+
+/** A failed attempt of `step`: retried when its policy, the budget and the deadline allow. */
+export function onFailure(d: Draft, step: CompiledStep, cls: Failure): Progress {
   const failures = d.countFailure(cls.failureClass);
   const verdict = retryVerdict({
     policy: step.retry[cls.failureClass],
@@ -35,15 +38,16 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Extract<Classified,
       step: step.id,
       message: `${step.id} failed (${cls.message}) and is a once step without a probe: it is never replayed blindly`,
     });
-    return release(d);
+    return RELEASE;
   }
   if (verdict.retry) {
     d.retryUsed += 1;
     d.nextAttemptAt = verdict.at;
     const refresh = refreshList(d, step, verdict.refresh);
-    if (step.repeat === 'once') d.cursor.probeFirst = true;
-    d.cursor.refresh = refresh;
-    d.cursor.phase = refresh.length ? 'refresh' : step.repeat === 'once' ? 'probe' : 'action';
+    // A once step's failure may have taken effect: its probe runs before any new attempt.
+    const once = step.repeat === 'once';
+    if (refresh.length) d.setPhase({ at: 'refreshing', queue: refresh, ...(once ? { probeFirst: true as const } : {}) });
+    else d.setPhase(once ? { at: 'probing' } : { at: 'attempting' });
     d.event('retry.scheduled', step.id, {
       failureClass: cls.failureClass,
       attempt: d.record(step.id).attempts,
@@ -54,7 +58,7 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Extract<Classified,
       ...(refresh.length ? { refresh } : {}),
     });
     d.moveTo('retry_scheduled');
-    return release(d);
+    return RELEASE;
   }
   d.setStatus(step.id, doubt, cls.message);
   return failStep(d, step, { reason: verdict.reason, failureClass: cls.failureClass, message: `${step.id}: ${cls.message}; ${verdict.message}` });
@@ -65,7 +69,7 @@ export function failStep(
   d: Draft,
   step: CompiledStep,
   f: { reason: EscalationReason; failureClass: FailureClass | null; message: string },
-): Decision | null {
+): Progress {
   const status = d.record(step.id).status;
   if (status !== 'failed' && status !== 'in_doubt') d.setStatus(step.id, 'failed', f.message);
   d.event('step.failed', step.id, { reason: f.reason, failureClass: f.failureClass, message: f.message });
@@ -74,90 +78,65 @@ export function failStep(
   if (!step.critical && !mustEscalate) {
     d.cursor.partial = true;
     goToNext(d, step, false);
-    return null;
+    return WALK_ON;
   }
-  const mode = mustEscalate ? 'escalate' : step.onFailure.mode;
-  switch (mode) {
+  const mode = mustEscalate ? { mode: 'escalate' as const } : step.onFailure;
+  switch (mode.mode) {
     case 'continue':
       d.cursor.partial = true;
       goToNext(d, step, false);
-      return null;
+      return WALK_ON;
     case 'goto':
-      jumpTo(d, step, (step.onFailure as { target: string }).target);
-      return null;
+      jumpTo(d, step, mode.target);
+      return WALK_ON;
     case 'rollback':
       startRollback(d, step, f);
-      return null;
-    default:
+      return WALK_ON;
+    case 'escalate':
       d.escalate({ kind: f.reason, failureClass: f.failureClass, step: step.id, message: f.message });
-      return release(d);
+      return RELEASE;
   }
 }
 
-export function internalFailure(d: Draft, step: CompiledStep, message: string): Decision | null {
+/** Something of the step's own could not be evaluated: a final `internal` failure of it. */
+export function internalFailure(d: Draft, step: CompiledStep, message: string): Progress {
   d.setStatus(step.id, 'failed', message);
   return failStep(d, step, { reason: 'non_retryable', failureClass: 'internal', message: `${step.id}: ${message}` });
 }
 
-export function stepSucceeded(d: Draft, step: CompiledStep, target?: string): Decision | null {
+/** The step is done: follow the `next` rules, or jump to `target` (a decision's option). */
+export function stepSucceeded(d: Draft, step: CompiledStep, target?: string): Progress {
   d.setStatus(step.id, 'succeeded');
   d.event('step.succeeded', step.id, { attempts: d.record(step.id).attempts });
-  if (d.cursor.approval?.step === step.id) delete d.cursor.approval;
-  if (d.cursor.callback?.step === step.id) delete d.cursor.callback;
   if (target) jumpTo(d, step, target);
   else goToNext(d, step, true);
-  return null;
+  return WALK_ON;
 }
 
-export function goToNext(d: Draft, step: CompiledStep, useRules: boolean): void {
-  if (useRules && step.next.length) {
-    const ctx = d.context(step);
-    for (const rule of step.next) {
-      let hit: boolean;
-      try {
-        hit = !rule.when || rule.when.test(ctx);
-      } catch {
-        hit = false;
-      }
-      if (hit) return jumpTo(d, step, rule.goto);
-    }
-  }
-  const following = d.plan.steps[step.index + 1];
-  if (following) enterStepCursor(d, following.id);
-  else finish(d);
+/** The action took effect: capture from its result, then verify or succeed. */
+export function onActionSucceeded(d: Draft, step: CompiledStep, result: unknown, ctx: ExprContext): Progress {
+  const captured = evaluateCaptures(step.capture, { ...ctx, result });
+  if ('error' in captured) return internalFailure(d, step, captured.error);
+  d.record(step.id).captures = captured.values;
+  return verifyOrSucceed(d, step);
 }
 
-export function jumpTo(d: Draft, from: CompiledStep, target: string): void {
-  const end = target === 'end' ? d.plan.steps.length : d.plan.stepIndex[target];
-  if (end === undefined || end <= from.index) throw new Error(`goto ${target} from ${from.id} is not a later step`);
-  for (let i = from.index + 1; i < end; i++) {
-    const s = d.plan.steps[i]!;
-    if (d.record(s.id).status === 'pending') {
-      d.setStatus(s.id, 'skipped', `jumped over: ${from.id} went to ${target}`);
-      d.event('step.skipped', s.id, { reason: 'goto', from: from.id, to: target });
-    }
-  }
-  if (target === 'end') finish(d);
-  else enterStepCursor(d, target);
+/** A result that needs no verification (a callback's data): captured, then the step is done. */
+export function captureAndSucceed(d: Draft, step: CompiledStep, result: unknown, ctx: ExprContext): Progress {
+  const captured = evaluateCaptures(step.capture, { ...ctx, result });
+  if ('error' in captured) return internalFailure(d, step, captured.error);
+  d.record(step.id).captures = Object.keys(step.capture).length ? captured.values : asRecord(result);
+  return stepSucceeded(d, step);
 }
 
-export function finish(d: Draft): void {
-  d.currentStep = null;
-  delete d.cursor.phase;
-  if (d.cursor.partial) {
-    const failed = d.plan.steps.filter((s) => ['failed', 'in_doubt'].includes(d.record(s.id).status)).map((s) => s.id);
-    d.moveTo('partially_completed');
-    d.notice({
-      kind: 'partial_completion',
-      failureClass: null,
-      step: failed[0] ?? null,
-      message: `finished with ${failed.length} step(s) not done: ${failed.join(', ')}`,
-    });
-  } else {
-    d.moveTo('completed');
-  }
+/** The action took effect: verify the end state when the step says how, else it succeeded. */
+export function verifyOrSucceed(d: Draft, step: CompiledStep): Progress {
+  if (step.verify.length === 0) return stepSucceeded(d, step);
+  d.setPhase({ at: 'verifying', check: 0, startedAt: d.nowIso, polls: 0 });
+  return WALK_ON;
 }
 
+/** Earlier safe reads to run again before a retry: all of them (`true`) or those named. */
 export function refreshList(d: Draft, step: CompiledStep, refresh: boolean | string[]): string[] {
   if (refresh === false) return [];
   const earlier = d.plan.steps.filter(
