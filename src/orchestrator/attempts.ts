@@ -4,13 +4,33 @@
  * crash leaves an attempt in doubt, never a silent one.
  * Part of the decision function (decide.ts): pure, no I/O.
  */
-import type { CompiledStep, ExprContext } from '../runbook/plan.js';
+import { DEFAULT_TIMEOUT_MS } from '../agents/executor.js';
+import type { ActionSpec, CompiledRunbook, CompiledStep, ExprContext } from '../runbook/plan.js';
 import { DEFAULT_AGENT_CALL_CAP, applyFallback } from './agent-step.js';
 import { renderText } from './captures.js';
 import { probesFirst } from './cursor.js';
 import type { Draft } from './draft.js';
 import { internalFailure, stepSucceeded } from './settle.js';
 import { deadlinePassed, RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
+
+/** How long an action may take when nothing says: its system's timeout, else the executor's default. */
+function defaultTimeout(plan: CompiledRunbook, spec: ActionSpec): number {
+  if (spec.action === 'http' && spec.with.system) return plan.systems[spec.with.system]?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return DEFAULT_TIMEOUT_MS;
+}
+
+/**
+ * The timeout an attempt runs with: its own (`explicit`, else the default the executor applies),
+ * capped by what is left of the task's deadline, so no attempt can outrun it. Left out when it is
+ * the executor's default anyway.
+ */
+function timeoutFor(d: Draft, spec: ActionSpec, explicit: number | undefined): { timeoutMs?: number } {
+  const own = explicit !== undefined ? { timeoutMs: explicit } : {};
+  const deadline = d.task.deadlineAt;
+  if (!deadline) return own;
+  const left = deadline.getTime() - d.now.getTime();
+  return left < (explicit ?? defaultTimeout(d.plan, spec)) ? { timeoutMs: Math.max(1, left) } : own;
+}
 
 /** The step's idempotency key (`keyed` steps): rendered once and kept, so every replay sends the same. */
 export function idempotencyKey(d: Draft, step: CompiledStep, ctx: ExprContext): string | null {
@@ -44,7 +64,7 @@ export function startAction(d: Draft, step: CompiledStep): Progress {
   d.setStatus(step.id, 'running');
   d.startAttempt = { step: step.id, kind: 'action', attempt, idempotencyKey: key };
   d.event('attempt.started', step.id, { kind: 'action', attempt, idempotencyKey: key });
-  return stop({ type: 'perform', attempt: d.startAttempt, spec: step.spec, ...(step.timeoutMs !== undefined ? { timeoutMs: step.timeoutMs } : {}) });
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: step.spec, ...timeoutFor(d, step.spec, step.timeoutMs) });
 }
 
 export function startProbe(d: Draft, step: CompiledStep): Progress {
@@ -58,7 +78,7 @@ export function startProbe(d: Draft, step: CompiledStep): Progress {
   const attempt = d.nextAttemptNo('probe', step.id);
   d.startAttempt = { step: step.id, kind: 'probe', attempt, idempotencyKey: null };
   d.event('attempt.started', step.id, { kind: 'probe', attempt });
-  return stop({ type: 'perform', attempt: d.startAttempt, spec: probe.spec, ...(probe.timeoutMs !== undefined ? { timeoutMs: probe.timeoutMs } : {}) });
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: probe.spec, ...timeoutFor(d, probe.spec, probe.timeoutMs) });
 }
 
 export function startVerify(d: Draft, step: CompiledStep): Progress {
@@ -73,8 +93,7 @@ export function startVerify(d: Draft, step: CompiledStep): Progress {
   const attempt = d.nextAttemptNo('verify', step.id);
   d.startAttempt = { step: step.id, kind: 'verify', attempt, idempotencyKey: null };
   d.event('attempt.started', step.id, { kind: 'verify', attempt, check: check.id });
-  const timeoutMs = check.timeoutMs ?? step.timeoutMs;
-  return stop({ type: 'perform', attempt: d.startAttempt, spec: check.spec, check: check.id, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: check.spec, check: check.id, ...timeoutFor(d, check.spec, check.timeoutMs ?? step.timeoutMs) });
 }
 
 export function startRefresh(d: Draft, step: CompiledStep): Progress {
@@ -84,10 +103,10 @@ export function startRefresh(d: Draft, step: CompiledStep): Progress {
     d.setPhase(step.repeat === 'once' && probesFirst(phase) ? { at: 'probing' } : { at: 'attempting' });
     return WALK_ON;
   }
-  if (yieldsToStop(d)) return RELEASE;
+  if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;
   const target = d.step(id);
   const attempt = d.nextAttemptNo('refresh', id);
   d.startAttempt = { step: id, kind: 'refresh', attempt, idempotencyKey: null };
   d.event('attempt.started', id, { kind: 'refresh', attempt, for: step.id });
-  return stop({ type: 'perform', attempt: d.startAttempt, spec: target.spec, ...(target.timeoutMs !== undefined ? { timeoutMs: target.timeoutMs } : {}) });
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: target.spec, ...timeoutFor(d, target.spec, target.timeoutMs) });
 }

@@ -21,7 +21,7 @@ import { enterStep } from './entry.js';
 import { onFinished, recordCancelledAttempt } from './outcomes.js';
 import { onInDoubt } from './recovery.js';
 import type { DecideEnv, Decision, OrchestratorEvent, TaskView } from './types.js';
-import { finish, goToNext, RELEASE, WALK_ON, type Progress } from './walk.js';
+import { deadlinePassed, finish, goToNext, RELEASE, WALK_ON, type Progress } from './walk.js';
 
 export { COMPENSATION_TRIES, compensationQueue } from './compensation.js';
 export { DEFAULT_AGENT_CALL_CAP } from './agent-step.js';
@@ -68,6 +68,11 @@ function walkOn(d: Draft): Progress {
       return RELEASE;
     }
     if (d.state === 'compensating') return compensateNext(d);
+    if (d.state === 'awaiting_approval') {
+      // Taken up at its deadline: an approval nobody gave in time is handed over.
+      deadlinePassed(d, d.current() ?? null);
+      return RELEASE;
+    }
     if (d.state !== 'running') return RELEASE;
     if (d.currentStep === null) {
       const first = d.plan.steps[0];

@@ -128,6 +128,9 @@ export function requestApproval(d: Draft, step: CompiledStep, ctx: ExprContext):
   d.cursor.step.approval = { granted: false };
   d.event('approval.requested', step.id, { route: route ?? null, prompt: prompt ?? null });
   d.moveTo('awaiting_approval');
+  // A worker takes the task up again at its deadline (the claim picks up awaiting_approval then),
+  // so an approval nobody gives is handed over as deadline_exceeded instead of waiting forever.
+  if (d.task.deadlineAt) d.nextAttemptAt = d.task.deadlineAt;
   d.notice({
     kind: 'approval_required',
     failureClass: null,
@@ -158,17 +161,23 @@ export function enterWait(d: Draft, step: CompiledStep, ctx: ExprContext): Progr
       });
     }
     d.moveTo('waiting_callback');
-    d.nextAttemptAt = new Date(phase.timeoutAt);
+    d.nextAttemptAt = wakeAt(d, new Date(phase.timeoutAt));
     return RELEASE;
   }
   const token = (d.cursor.callbackToken ??= d.env.newToken());
   const timeoutAt = new Date(d.now.getTime() + step.spec.with.withinMs);
   d.setPhase({ at: 'waiting', timeoutAt: timeoutAt.toISOString() });
   d.callbackTokenHash = d.env.hashToken(token);
-  d.nextAttemptAt = timeoutAt;
+  d.nextAttemptAt = wakeAt(d, timeoutAt);
   d.setStatus(step.id, 'running');
   d.event('step.started', step.id, {});
   d.event('callback.waiting', step.id, { timeoutAt: timeoutAt.toISOString() });
   d.moveTo('waiting_callback');
   return RELEASE;
+}
+
+/** A wait wakes at its own timeout, or at the task's deadline when that comes first. */
+function wakeAt(d: Draft, timeoutAt: Date): Date {
+  const deadline = d.task.deadlineAt;
+  return deadline && deadline.getTime() < timeoutAt.getTime() ? deadline : timeoutAt;
 }
