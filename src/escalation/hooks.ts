@@ -33,6 +33,8 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
 
   const hooks: CheckpointHooks = {
     async onStop(tx, task, commit, now) {
+      // An approval nobody gave by the deadline: the request is closed by the hand-over.
+      if (task.state === 'escalated') await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
       await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(commit.escalation ? { reason: commit.escalation } : {}) });
     },
     async onFinish(tx, task, now) {

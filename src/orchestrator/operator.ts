@@ -11,7 +11,7 @@ import { hashToken } from '../ids.js';
 import { taskIdByCallback } from '../store/callbacks.js';
 import { applyChange, getTask, type EscalationInfo, type TaskRow } from '../store/tasks.js';
 import type { Cursor } from './cursor.js';
-import { apply, cursorOf, load, needPlan, stepsOf, type ActionContext, type ActionInput, type ActionResult } from './operator-core.js';
+import { apply, cursorOf, deadlinePatch, load, needPlan, stepsOf, type ActionContext, type ActionInput, type ActionResult } from './operator-core.js';
 import { resume, retry, skip } from './operator-rerun.js';
 import { WAKE_CHANNEL } from './wake.js';
 
@@ -22,12 +22,15 @@ export { resume, retry, skip };
 const ROLLBACK: Cursor['phase'] = { at: 'compensating', failures: 0 };
 
 export async function approve(ctx: ActionContext, ref: string, input: ActionInput): Promise<ActionResult> {
-  const { task } = await load(ctx, ref, 'approve', input);
+  const { task, plan } = await load(ctx, ref, 'approve', input);
   const cursor = cursorOf(task);
   cursor.step = { ...cursor.step, approval: { granted: true, by: input.operator, note: input.reason } };
+  // Approved late, the task gets a fresh deadline, as a resumed one does, instead of escalating at once.
+  const dl = plan ? deadlinePatch(task, plan, ctx.now) : { patch: {}, options: {} };
   const updated = await apply(ctx, task, 'approve', input, {
     to: 'queued',
-    patch: { cursor },
+    patch: { ...dl.patch, cursor, nextAttemptAt: null },
+    options: dl.options,
     extra: [{ type: 'approval.decided', data: { granted: true, by: input.operator } }],
   });
   return { task: updated };
@@ -45,7 +48,7 @@ export async function deny(ctx: ActionContext, ref: string, input: ActionInput):
   const extra = [{ type: 'approval.decided' as const, data: { granted: false, by: input.operator } }];
   if (step?.onFailure.mode === 'rollback') {
     cursor.phase = ROLLBACK;
-    return { task: await apply(ctx, task, 'deny', input, { to: 'compensating', patch: { cursor, steps }, extra }) };
+    return { task: await apply(ctx, task, 'deny', input, { to: 'compensating', patch: { cursor, steps, nextAttemptAt: null }, extra }) };
   }
   const escalation: EscalationInfo = {
     kind: 'non_retryable',
@@ -54,7 +57,7 @@ export async function deny(ctx: ActionContext, ref: string, input: ActionInput):
     message: `approval of ${step?.id ?? 'the task'} denied by ${input.operator}: ${input.reason}`,
     at: ctx.now.toISOString(),
   };
-  return { task: await apply(ctx, task, 'deny', input, { to: 'escalated', patch: { cursor, steps, escalation }, extra }) };
+  return { task: await apply(ctx, task, 'deny', input, { to: 'escalated', patch: { cursor, steps, escalation, nextAttemptAt: null }, extra }) };
 }
 
 export async function takeover(ctx: ActionContext, ref: string, input: ActionInput): Promise<ActionResult> {

@@ -27,6 +27,8 @@ WITH picked AS (
   WHERE state = 'queued'
      OR (state IN ('retry_scheduled', 'waiting_callback') AND next_attempt_at <= $2)
      OR (state IN ('running', 'compensating') AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     -- An approval is due at the task's deadline: the decision hands it over (deadline_exceeded).
+     OR (state = 'awaiting_approval' AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
   ORDER BY priority DESC, created_at, id
   LIMIT $4
   FOR UPDATE SKIP LOCKED
