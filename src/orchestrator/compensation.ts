@@ -74,6 +74,7 @@ export function onCompensated(d: Draft, step: CompiledStep, cls: Classified): Pr
     d.event('compensation.finished', step.id, { ok: true });
     comp.queue = comp.queue.filter((id) => id !== step.id);
     comp.failures = 0;
+    delete comp.crashes;
     return WALK_ON;
   }
   comp.failures += 1;

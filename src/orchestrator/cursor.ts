@@ -26,7 +26,7 @@ export type Phase =
   /** An operator settled the current step by hand (skip): move on from it. */
   | { at: 'settled' }
   /** Undoing completed steps, `queue` next (newest first; absent: not worked out yet); `failures` of the one in progress. */
-  | { at: 'compensating'; queue?: string[]; failures: number };
+  | { at: 'compensating'; queue?: string[]; failures: number; crashes?: number };
 
 export type PhaseName = Phase['at'];
 
@@ -40,6 +40,8 @@ export type StepMemo = {
   offered?: string[];
   /** The step's approval: asked for, or granted by an operator. */
   approval?: { granted: boolean; by?: string; note?: string };
+  /** Attempts of the step that were in flight when their worker died (see CRASHED_ATTEMPTS_CAP). */
+  crashes?: number;
 };
 
 /** A task's cursor. Version 2: the phase as a tagged union. */

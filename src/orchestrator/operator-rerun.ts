@@ -20,7 +20,7 @@ function reenter(task: TaskRow, plan: CompiledRunbook, cursor: Cursor): Cursor {
   // A wait whose callback came keeps its data; one that timed out starts over with a new
   // deadline (and the task's same token).
   const next: Phase = phase.at === 'waiting' && phase.data !== undefined ? phase : { at: 'entering', ...(probeFirst ? { probeFirst: true as const } : {}) };
-  const { failures: _failures, ...kept } = cursor.step;
+  const { failures: _failures, crashes: _crashes, ...kept } = cursor.step;
   return { ...cursor, phase: next, step: kept };
 }
 
