@@ -7,6 +7,7 @@ import type { EscalationReason, FailureClass } from '../lifecycle/vocabulary.js'
 import type { CompiledStep } from '../runbook/plan.js';
 import type { Draft } from './draft.js';
 import type { Classified } from './outcome.js';
+import type { ProbeVerdict } from '../verifiers/index.js';
 import type { Phase } from './cursor.js';
 import { RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
 
@@ -27,10 +28,13 @@ export function startRollback(
   d.moveTo('compensating');
 }
 
-/** Succeeded steps that can be undone, newest first. */
+/**
+ * Steps that can be undone, newest first: those that succeeded, and those in doubt (a once step
+ * whose effect may have happened), which are probed before anything is undone for them.
+ */
 export function compensationQueue(d: Draft): string[] {
   return d.plan.steps
-    .filter((s) => s.compensate && d.record(s.id).status === 'succeeded')
+    .filter((s) => s.compensate && (d.record(s.id).status === 'succeeded' || d.record(s.id).status === 'in_doubt'))
     .map((s) => s.id)
     .reverse();
 }
@@ -56,8 +60,9 @@ export function compensateNext(d: Draft): Progress {
     d.moveTo('rolled_back');
     return RELEASE;
   }
-  if (yieldsToStop(d)) return RELEASE;
   const step = d.step(id);
+  if (d.record(id).status === 'in_doubt') return probeBeforeUndo(d, step);
+  if (yieldsToStop(d)) return RELEASE;
   const c = step.compensate!;
   const attempt = d.nextAttemptNo('compensate', id);
   const key = c.repeat === 'keyed' ? `${d.task.id}:${id}:compensate` : null;
@@ -87,5 +92,58 @@ export function onCompensated(d: Draft, step: CompiledStep, cls: Classified): Pr
   d.setStatus(step.id, 'compensation_failed', cls.message);
   d.event('compensation.finished', step.id, { ok: false, failureClass: cls.failureClass, error: cls.message });
   d.escalate({ kind: 'compensation_failed', failureClass: cls.failureClass, step: step.id, message: `undoing ${step.id} failed: ${cls.message}` });
+  return RELEASE;
+}
+
+/**
+ * A step in doubt in the rollback's way: whether its effect happened decides whether to undo it,
+ * so its probe runs first. Without a probe it cannot be known, and the rollback stops for a person
+ * rather than end rolled_back while (say) a charge may still stand.
+ */
+function probeBeforeUndo(d: Draft, step: CompiledStep): Progress {
+  const probe = step.probe;
+  if (!probe) {
+    d.escalate({
+      kind: 'compensation_failed',
+      failureClass: 'ambiguous',
+      step: step.id,
+      message: `${step.id} may have taken effect and has no probe to tell whether to undo it: check ${step.id}'s system, then undo it by hand or resume`,
+    });
+    return RELEASE;
+  }
+  if (yieldsToStop(d)) return RELEASE;
+  const attempt = d.nextAttemptNo('probe', step.id);
+  d.startAttempt = { step: step.id, kind: 'probe', attempt, idempotencyKey: null };
+  d.event('attempt.started', step.id, { kind: 'probe', attempt, for: 'compensation' });
+  return stop({ type: 'perform', attempt: d.startAttempt, spec: probe.spec, ...(probe.timeoutMs !== undefined ? { timeoutMs: probe.timeoutMs } : {}) });
+}
+
+/** The probe of a step in doubt during a rollback: undo it (present), pass it by (absent), or stop. */
+export function onRollbackProbe(d: Draft, step: CompiledStep, verdict: ProbeVerdict, transientRead: boolean): Progress {
+  const comp = compensating(d);
+  if (verdict.verdict === 'present') {
+    d.record(step.id).captures = { ...d.record(step.id).captures, ...verdict.captures };
+    d.setStatus(step.id, 'succeeded', 'the probe found its effect: it is undone');
+    comp.failures = 0;
+    return WALK_ON;
+  }
+  if (verdict.verdict === 'absent') {
+    d.setStatus(step.id, 'failed', 'the probe found no effect: nothing to undo');
+    d.event('compensation.finished', step.id, { ok: true, skipped: true, why: 'the probe found no effect' });
+    comp.queue = comp.queue.filter((id) => id !== step.id);
+    comp.failures = 0;
+    return WALK_ON;
+  }
+  comp.failures += 1;
+  const policy = step.retry.transient;
+  if (transientRead && comp.failures < COMPENSATION_TRIES) {
+    return stop({ type: 'sleep', ms: policy ? Math.min(policy.delayMs * 2 ** (comp.failures - 1), policy.maxDelayMs) : 1000 });
+  }
+  d.escalate({
+    kind: 'compensation_failed',
+    failureClass: 'ambiguous',
+    step: step.id,
+    message: `${step.id} may have taken effect and its probe could not tell whether to undo it: ${verdict.problem}`,
+  });
   return RELEASE;
 }

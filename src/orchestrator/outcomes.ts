@@ -10,10 +10,10 @@ import type { CompiledStep, ExprContext } from '../runbook/plan.js';
 import { evaluateCheck, evaluateProbe, pollAgain } from '../verifiers/index.js';
 import { onDecided } from './agent-step.js';
 import { evaluateCaptures } from './captures.js';
-import { onCompensated } from './compensation.js';
+import { onCompensated, onRollbackProbe } from './compensation.js';
 import type { Draft } from './draft.js';
 import { observe } from './observe.js';
-import { classify, describeResult, type RawOutcome } from './outcome.js';
+import { classify, describeResult, passingReadFailure, type RawOutcome } from './outcome.js';
 import { internalFailure, onActionSucceeded, onFailure, stepSucceeded, verifyOrSucceed } from './settle.js';
 import type { AttemptRef } from './types.js';
 import { RELEASE, stop, WALK_ON, type Progress } from './walk.js';
@@ -105,6 +105,7 @@ export function onProbed(d: Draft, step: CompiledStep, raw: RawOutcome, ctx: Exp
   const problem = p.verdict === 'unknown' ? p.problem : null;
   d.finishAttempts.push({ ...ref, kind: 'probe', outcome: p.verdict === 'unknown' ? 'failed' : 'succeeded', failureClass: p.verdict === 'unknown' ? 'ambiguous' : null, error: problem, durationMs, result: p.observed });
   d.event('probe.result', step.id, { verdict: p.verdict, observed: p.observed, present: probe.present.source, absent: probe.absent.source, ...(problem ? { error: problem } : {}) });
+  if (d.state === 'compensating') return onRollbackProbe(d, step, p, passingReadFailure(raw) !== null);
   if (p.verdict === 'present') {
     d.record(step.id).captures = { ...d.record(step.id).captures, ...p.captures };
     return verifyOrSucceed(d, step);
