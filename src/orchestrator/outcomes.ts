@@ -14,7 +14,7 @@ import { onCompensated, onRollbackProbe } from './compensation.js';
 import type { Draft } from './draft.js';
 import { observe } from './observe.js';
 import { classify, describeResult, passingReadFailure, type RawOutcome } from './outcome.js';
-import { internalFailure, onActionSucceeded, onFailure, stepSucceeded, verifyOrSucceed } from './settle.js';
+import { internalFailure, onActionSucceeded, onFailure, retryProbe, stepSucceeded, verifyOrSucceed } from './settle.js';
 import type { AttemptRef } from './types.js';
 import { RELEASE, stop, WALK_ON, type Progress } from './walk.js';
 
@@ -114,6 +114,19 @@ export function onProbed(d: Draft, step: CompiledStep, raw: RawOutcome, ctx: Exp
     d.setPhase({ at: 'attempting' });
     return WALK_ON;
   }
+  const passing = passingReadFailure(raw);
+  if (passing) {
+    // A read that met a passing fault says nothing about the effect: read again, under the
+    // step's policy for that failure, before handing the task over.
+    const retried = retryProbe(d, step, passing);
+    if (retried.retry) return RELEASE;
+    return ambiguous(d, step, `${problem} (${retried.message})`);
+  }
+  return ambiguous(d, step, problem);
+}
+
+/** The probe could not tell whether the step took effect: a person must look. */
+function ambiguous(d: Draft, step: CompiledStep, problem: string | null): Progress {
   d.setStatus(step.id, 'in_doubt', problem ?? 'the probe proved nothing');
   d.escalate({
     kind: 'ambiguous_state',

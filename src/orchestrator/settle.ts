@@ -64,6 +64,40 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Failure): Progress 
   return failStep(d, step, { reason: verdict.reason, failureClass: cls.failureClass, message: `${step.id}: ${cls.message}; ${verdict.message}` });
 }
 
+/**
+ * The probe of `step` met a passing fault (`transient` or `timeout`): read again later, durably
+ * (`retry_scheduled`, the probe first), when the step's policy for that class, the budget and the
+ * deadline allow. Returns the verdict; on `retry: true` the task is scheduled.
+ */
+export function retryProbe(d: Draft, step: CompiledStep, failureClass: 'transient' | 'timeout'): { retry: true } | { retry: false; message: string } {
+  const failures = d.countFailure(failureClass);
+  const verdict = retryVerdict({
+    policy: step.retry[failureClass],
+    failureClass,
+    failures,
+    retryUsed: d.retryUsed,
+    retryLimit: d.task.retryLimit,
+    deadlineAt: d.task.deadlineAt,
+    now: d.now,
+    random: d.env.random(),
+  });
+  if (!verdict.retry) return { retry: false, message: verdict.message };
+  d.retryUsed += 1;
+  d.nextAttemptAt = verdict.at;
+  d.setPhase({ at: 'probing' });
+  d.event('retry.scheduled', step.id, {
+    failureClass,
+    attempt: d.record(step.id).attempts,
+    probe: true,
+    delayMs: verdict.delayMs,
+    at: verdict.at.toISOString(),
+    retryAfterMs: null,
+    budget: { used: d.retryUsed, limit: d.task.retryLimit },
+  });
+  d.moveTo('retry_scheduled');
+  return { retry: true };
+}
+
 /** The step's failure is final: `critical`, then `onFailure`, decide what happens to the task. */
 export function failStep(
   d: Draft,

@@ -35,7 +35,17 @@ for (const [name, run] of Object.entries(SCENARIOS)) {
     const fx = JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8')) as Fixture;
     const plans = Object.fromEntries(Object.entries(fx.runbooks).map(([id, text]) => [id, compileFixtureRunbook(name, text)]));
     fx.decisions.forEach((rec, i) => {
-      const got = decisionJson(decide(viewOf(rec.task), plans[rec.runbook]!, eventOf(rec.event), envOf(rec.env).env));
+      // A decision that now draws more random numbers or tokens than were recorded gets fresh
+      // ones (seeded, so a rebaseline is reproducible), kept with the decision.
+      const { env } = envOf(rec.env);
+      const extra = { random: [...rec.env.random], tokens: [...rec.env.tokens] };
+      let r = 0;
+      let k = 0;
+      env.random = () => (r < extra.random.length ? extra.random[r++]! : (extra.random.push(0.5), r++, 0.5));
+      env.newToken = () => (k < extra.tokens.length ? extra.tokens[k++]! : (extra.tokens.push(`cb_${rec.task.id}_r${k}`), extra.tokens[k++]!));
+      const got = decisionJson(decide(viewOf(rec.task), plans[rec.runbook]!, eventOf(rec.event), env));
+      rec.env.random = extra.random.slice(0, r);
+      rec.env.tokens = extra.tokens.slice(0, k);
       if (isDeepStrictEqual(got, expectedJson(rec))) return;
       rec.decision = got;
       process.stdout.write(`${name} #${i + 1} (${rec.label}): decision replaced\n`);
