@@ -55,6 +55,8 @@ export interface ActionChange {
   /** Recorded with the `operator.action` event. */
   options?: Record<string, unknown>;
   extra?: { type: 'approval.decided' | 'callback.received'; data: Record<string, unknown> }[];
+  /** Applied only while a worker holds the task's lease (`held`) or none does (`free`), judged in the write. */
+  lease?: 'held' | 'free';
 }
 
 function requireWho(input: ActionInput): void {
@@ -95,7 +97,9 @@ export async function apply(ctx: ActionContext, task: TaskRow, action: OperatorA
       taskId: task.id,
       now: ctx.now,
       ...(change.to ? { to: change.to } : {}),
-      expect: { states: [task.state] },
+      // Fenced on the version read: a change decided on a read a worker (or another operator)
+      // has overtaken is refused as TASK_CHANGED instead of writing over what it did.
+      expect: { states: [task.state], eventSeq: task.eventSeq, ...(change.lease ? { lease: change.lease } : {}) },
       ...(change.patch ? { patch: change.patch } : {}),
       events: [
         { type: 'operator.action', step: task.currentStep, actor, data: { action, operator: input.operator, reason: input.reason, ...(change.options ?? {}) } },

@@ -5,7 +5,7 @@
  * event in the same transaction as the state change. Automation continues from `queued`.
  * The actions that put a task back to work (resume, retry, skip) are in operator-rerun.ts.
  */
-import { RunwardenError } from '../errors.js';
+import { isRunwardenError, RunwardenError } from '../errors.js';
 import { HELD_STATES, isOneOf } from '../lifecycle/vocabulary.js';
 import { hashToken } from '../ids.js';
 import { taskIdByCallback } from '../store/callbacks.js';
@@ -84,13 +84,21 @@ export async function fail(ctx: ActionContext, ref: string, input: ActionInput):
 
 export async function cancel(ctx: ActionContext, ref: string, input: ActionInput): Promise<ActionResult> {
   const { task } = await load(ctx, ref, 'cancel', input);
-  const held = isOneOf(HELD_STATES, task.state) && task.leaseOwner && task.leaseExpiresAt && task.leaseExpiresAt.getTime() > ctx.now.getTime();
-  if (held) {
-    // A worker is mid-step: it stops at its next checkpoint and aborts the action's signal.
-    const updated = await apply(ctx, task, 'cancel', input, { patch: { cancelRequested: true }, options: { pending: true } });
-    return { task: updated, pending: true };
+  // A worker mid-step stops at its next checkpoint (and aborts the action's signal); any other
+  // task stops now. Whether a worker holds the lease is judged in the write, at ctx.now: a lease
+  // renewed after the read (no ledger event) must not be cancelled under its worker.
+  const pending = () => apply(ctx, task, 'cancel', input, { patch: { cancelRequested: true }, options: { pending: true }, lease: 'held' }).then((t) => ({ task: t, pending: true }));
+  const now = (lease?: 'free') => apply(ctx, task, 'cancel', input, { to: 'cancelled', patch: { cancelRequested: true, nextAttemptAt: null, callbackTokenHash: null }, ...(lease ? { lease } : {}) }).then((t) => ({ task: t }));
+  if (!isOneOf(HELD_STATES, task.state)) return now();
+  const heldAtRead = Boolean(task.leaseOwner && task.leaseExpiresAt && task.leaseExpiresAt.getTime() > ctx.now.getTime());
+  const [first, second] = heldAtRead ? [pending, () => now('free')] : [() => now('free'), pending];
+  try {
+    return await first();
+  } catch (err) {
+    // Only the lease moved since the read (same ledger): the other branch is the right one.
+    if (isRunwardenError(err) && err.code === 'TASK_CHANGED' && err.details.lease !== undefined) return second();
+    throw err;
   }
-  return { task: await apply(ctx, task, 'cancel', input, { to: 'cancelled', patch: { cancelRequested: true, nextAttemptAt: null, callbackTokenHash: null } }) };
 }
 
 /** Delivers a callback to the task waiting on `token` (the token is the credential). */
@@ -109,7 +117,7 @@ export async function deliverCallback(ctx: Omit<ActionContext, 'runbooks'>, toke
     taskId: task.id,
     now: ctx.now,
     to: 'queued',
-    expect: { states: ['waiting_callback'] },
+    expect: { states: ['waiting_callback'], eventSeq: task.eventSeq },
     patch: { cursor, callbackTokenHash: null, nextAttemptAt: null },
     events: [{ type: 'callback.received', step: task.currentStep, actor: 'callback', data: { bytes: size } }],
   });

@@ -155,6 +155,14 @@ export interface Change {
     states?: TaskState[];
     /** Applied only while this worker holds the lease. */
     leaseOwner?: string;
+    /**
+     * Applied only while the ledger is at this sequence number: the version of the task the
+     * caller read. Every write that is not a worker's (operator actions, callbacks) gives it, so
+     * a change decided on a read another writer has since overtaken is refused (TASK_CHANGED).
+     */
+    eventSeq?: number;
+    /** Applied only while some worker holds an unexpired lease (`held`) or none does (`free`), at `now`. */
+    lease?: 'held' | 'free';
   };
   patch?: TaskPatch;
   events: NewEvent[];
@@ -192,6 +200,11 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
   const allowed = allowedFrom(change);
   if (allowed) where.push(`x.state = ANY(${p(allowed)}::text[])`);
   if (change.expect?.leaseOwner !== undefined) where.push(`x.lease_owner = ${p(change.expect.leaseOwner)}`);
+  if (change.expect?.eventSeq !== undefined) where.push(`x.event_seq = ${p(change.expect.eventSeq)}::int`);
+  // The lease is judged here, at the caller's clock ($2), not on an earlier read: a renewal
+  // moves lease_expires_at without a ledger event, so a read can be overtaken silently.
+  if (change.expect?.lease === 'held') where.push(`(x.lease_owner IS NOT NULL AND x.lease_expires_at > $2)`);
+  if (change.expect?.lease === 'free') where.push(`(x.lease_owner IS NULL OR x.lease_expires_at IS NULL OR x.lease_expires_at <= $2)`);
   const n = p(events.length);
   const evs = p(JSON.stringify(events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor: e.actor, data: e.data ?? {} }))));
   // `o` locks the row and keeps the state it had, for the `from` of state.changed.
@@ -224,9 +237,24 @@ function allowedFrom(change: Change): TaskState[] | undefined {
 }
 
 async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
-  const rows = await db.query<{ state: TaskState; lease_owner: string | null }>('SELECT state, lease_owner FROM tasks WHERE id = $1', [change.taskId]);
+  const rows = await db.query<{ state: TaskState; lease_owner: string | null; event_seq: number; held: boolean }>(
+    'SELECT state, lease_owner, event_seq, (lease_owner IS NOT NULL AND lease_expires_at > $2) AS held FROM tasks WHERE id = $1',
+    [change.taskId, change.now],
+  );
   const cur = rows[0];
   if (!cur) return new RunwardenError('TASK_NOT_FOUND', `no task ${change.taskId}`, { details: { taskId: change.taskId } });
+  const seen = change.expect?.eventSeq;
+  if (seen !== undefined && Number(cur.event_seq) !== seen) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} changed while you acted (its ledger moved from event ${seen} to ${cur.event_seq}, now ${cur.state}); read it again and decide again`, {
+      details: { taskId: change.taskId, read: seen, now: Number(cur.event_seq), state: cur.state },
+    });
+  }
+  const lease = change.expect?.lease;
+  if (lease !== undefined && (lease === 'held') !== Boolean(cur.held)) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} is ${cur.held ? 'held by a worker' : 'held by no worker'} now, not ${lease === 'held' ? 'held' : 'free'} as this change expected; read it again`, {
+      details: { taskId: change.taskId, lease: cur.held ? 'held' : 'free', expected: lease },
+    });
+  }
   const owner = change.expect?.leaseOwner;
   if (owner !== undefined && cur.lease_owner !== owner) {
     return new RunwardenError('LEASE_LOST', `task ${change.taskId} is held by ${cur.lease_owner ?? 'no worker'}, not ${owner}; nothing was written`, {
