@@ -16,6 +16,7 @@ import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
 import type { AttemptRef, Commit, OrchestratorEvent } from './types.js';
 import { taskViewOf } from './view.js';
+import { runbookOf } from './runbook-version.js';
 
 export interface DriverDeps {
   db: Db;
@@ -68,7 +69,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
   const mask = deps.mask ?? (<T>(v: T) => v);
   const log = deps.logger.child({ taskId: claimed.id });
   let task = claimed;
-  const plan = planFor(deps.runbooks, task);
+  const plan = await planFor(deps, task);
   if (!plan) return stopWithoutPlan(deps, task);
 
   const open = await openAttempts(deps.db, task.id);
@@ -156,8 +157,9 @@ export async function escalateInternal(
   });
 }
 
-function planFor(runbooks: RunbookSet, task: TaskRow): CompiledRunbook | undefined {
-  const plan = task.runbookId ? runbooks.byId.get(task.runbookId) : undefined;
+async function planFor(deps: DriverDeps, task: TaskRow): Promise<CompiledRunbook | undefined> {
+  // The version the task started with (runbook-version.ts), whatever the runbooks folder holds now.
+  const plan = await runbookOf(deps.db, deps.runbooks, task);
   if (!plan) return undefined;
   // A runbook edited under a running task is used only while the task's step still exists in it.
   if (task.currentStep && plan.stepIndex[task.currentStep] === undefined) return undefined;

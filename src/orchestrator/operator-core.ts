@@ -10,6 +10,7 @@ import type { CompiledRunbook, RunbookSet } from '../runbook/plan.js';
 import type { Db } from '../store/db.js';
 import { applyChange, getTask, type TaskPatch, type TaskRow } from '../store/tasks.js';
 import { readCursor, type Cursor } from './cursor.js';
+import { runbookOf } from './runbook-version.js';
 import type { StepRecord } from './types.js';
 import { WAKE_CHANNEL } from './wake.js';
 
@@ -37,6 +38,11 @@ export interface ResumeOptions extends ActionInput {
   yes?: boolean;
   /** Show the plan, change nothing. */
   dryRun?: boolean;
+  /**
+   * Move the task to the runbook version loaded now (from the one it started with), recorded as
+   * `runbookUpgrade` on the action's event. Refused when the step the task resumes at is not in it.
+   */
+  upgradeRunbook?: boolean;
 }
 
 export interface ActionResult {
@@ -45,7 +51,14 @@ export interface ActionResult {
   plan?: { from: string; rerun: string[]; changed: string[] };
   /** `cancel` of a task a worker holds: it stops at the worker's next safe point. */
   pending?: boolean;
+  /** `resume --upgrade-runbook`: the version the task left and the one it runs on now. */
+  runbookUpgrade?: RunbookUpgrade;
   dryRun?: boolean;
+}
+
+export interface RunbookUpgrade {
+  from: { version: number | null; hash: string | null };
+  to: { version: number; hash: string };
 }
 
 /** The change an action makes besides its `operator.action` event. */
@@ -80,7 +93,8 @@ export async function load(ctx: ActionContext, ref: string, action: OperatorActi
       { details: { state: task.state, action, allowedFrom: allowed, allowedNow: now } },
     );
   }
-  const plan = task.runbookId ? ctx.runbooks.byId.get(task.runbookId) : undefined;
+  // Actions act on the version the task runs on, not on whatever the folder holds now.
+  const plan = await runbookOf(ctx.db, ctx.runbooks, task);
   return { task, plan };
 }
 

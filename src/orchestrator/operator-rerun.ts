@@ -7,9 +7,10 @@
 import { RunwardenError } from '../errors.js';
 import { ATTEMPTED_STEP_STATUSES, isOneOf } from '../lifecycle/vocabulary.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
+import { saveRunbookVersion } from '../store/runbook-versions.js';
 import type { TaskPatch, TaskRow } from '../store/tasks.js';
 import { probesFirst, type Cursor, type Phase } from './cursor.js';
-import { apply, cursorOf, deadlinePatch, load, needPlan, stepsOf, type ActionInput, type ActionContext, type ActionResult, type ResumeOptions } from './operator-core.js';
+import { apply, cursorOf, deadlinePatch, load, needPlan, stepsOf, type ActionInput, type ActionContext, type ActionResult, type ResumeOptions, type RunbookUpgrade } from './operator-core.js';
 
 /** Re-enter the current step afresh: new failure counts, same idempotency key, probe if in doubt. */
 function reenter(task: TaskRow, plan: CompiledRunbook, cursor: Cursor): Cursor {
@@ -24,14 +25,39 @@ function reenter(task: TaskRow, plan: CompiledRunbook, cursor: Cursor): Cursor {
   return { ...cursor, phase: next, step: kept };
 }
 
+/**
+ * `--upgrade-runbook`: the runbook version loaded now, if the step the task resumes at is in it.
+ * The task's own version stays what it runs on unless an operator moves it, explicitly.
+ */
+function upgradeTo(ctx: ActionContext, task: TaskRow, at: string | null): { plan: CompiledRunbook; upgrade: RunbookUpgrade } {
+  const current = task.runbookId ? ctx.runbooks.byId.get(task.runbookId) : undefined;
+  if (!current) throw new RunwardenError('RUNBOOK_NOT_FOUND', `--upgrade-runbook: runbook ${task.runbookId} of task ${task.id} is not loaded`);
+  if (at !== null && current.stepIndex[at] === undefined) {
+    throw new RunwardenError(
+      'REQUEST_INVALID',
+      `--upgrade-runbook: ${current.id} version ${current.version} (${current.hash.slice(0, 12)}) has no step ${at}, where task ${task.id} would resume; its steps: ${current.steps.map((s) => s.id).join(', ')}. Resume on the task's own version (without --upgrade-runbook), or --from a step the new version has`,
+      { details: { step: at, runbook: current.id, version: current.version, hash: current.hash } },
+    );
+  }
+  return { plan: current, upgrade: { from: { version: task.runbookVersion, hash: task.runbookHash }, to: { version: current.version, hash: current.hash } } };
+}
+
 export async function resume(ctx: ActionContext, ref: string, input: ResumeOptions): Promise<ActionResult> {
   const { task, plan } = await load(ctx, ref, 'resume', input);
-  const p = needPlan(task, plan);
+  const moved = input.upgradeRunbook ? upgradeTo(ctx, task, input.from ?? task.currentStep) : undefined;
+  const p = moved ? moved.plan : needPlan(task, plan);
   if (task.state === 'failed' && !input.force) {
     throw new RunwardenError('ACTION_NOT_ALLOWED', `task ${task.id} is failed: resume it only with --force (which also resets its retry budget)`, { details: { state: task.state } });
   }
   const options: Record<string, unknown> = {};
   const patch: TaskPatch = {};
+  if (moved) {
+    patch.runbookHash = moved.upgrade.to.hash;
+    patch.runbookVersion = moved.upgrade.to.version;
+    options.runbookUpgrade = moved.upgrade;
+    if (!input.dryRun) await saveRunbookVersion(ctx.db, { hash: p.hash, runbookId: p.id, version: p.version, file: p.file, source: p.source }, ctx.now);
+  }
+  const upgraded = moved ? { runbookUpgrade: moved.upgrade } : {};
   if (input.resetBudget || input.force) {
     patch.retryUsed = 0;
     options.budgetReset = { from: task.retryUsed, limit: task.retryLimit };
@@ -46,7 +72,7 @@ export async function resume(ctx: ActionContext, ref: string, input: ResumeOptio
     const cursor: Cursor = { ...cursorOf(task), phase: { at: 'compensating', failures: 0 } };
     const steps = stepsOf(task);
     for (const r of Object.values(steps)) if (r.status === 'compensation_failed') r.status = 'succeeded';
-    return { task: await apply(ctx, task, 'resume', input, { to: 'compensating', patch: { ...patch, cursor, steps }, options }) };
+    return { task: await apply(ctx, task, 'resume', input, { to: 'compensating', patch: { ...patch, cursor, steps }, options }), ...upgraded };
   }
 
   let cursor = cursorOf(task);
@@ -63,7 +89,7 @@ export async function resume(ctx: ActionContext, ref: string, input: ResumeOptio
       .filter((s) => s.changes && isOneOf(ATTEMPTED_STEP_STATUSES, steps[s.id]?.status ?? 'pending') && (steps[s.id]?.attempts ?? 0) > 0)
       .map((s) => s.id);
     rerunPlan = { from: input.from, rerun, changed };
-    if (input.dryRun) return { task, plan: rerunPlan, dryRun: true };
+    if (input.dryRun) return { task, plan: rerunPlan, dryRun: true, ...upgraded };
     if (changed.length && !input.yes) {
       throw new RunwardenError(
         'CONFIRMATION_REQUIRED',
@@ -78,12 +104,12 @@ export async function resume(ctx: ActionContext, ref: string, input: ResumeOptio
     options.from = input.from;
     options.rerun = rerun;
   } else if (input.dryRun) {
-    return { task, dryRun: true, plan: { from: task.currentStep ?? '', rerun: task.currentStep ? [task.currentStep] : [], changed: [] } };
+    return { task, dryRun: true, plan: { from: task.currentStep ?? '', rerun: task.currentStep ? [task.currentStep] : [], changed: [] }, ...upgraded };
   } else {
     cursor = reenter(task, p, cursor);
   }
   const updated = await apply(ctx, task, 'resume', input, { to: 'queued', patch: { ...patch, cursor, steps, escalation: null }, options });
-  return { task: updated, ...(rerunPlan ? { plan: rerunPlan } : {}) };
+  return { task: updated, ...(rerunPlan ? { plan: rerunPlan } : {}), ...upgraded };
 }
 
 export async function retry(ctx: ActionContext, ref: string, input: ActionInput & { yes?: boolean }): Promise<ActionResult> {

@@ -15,7 +15,7 @@ import { apply, cursorOf, deadlinePatch, load, needPlan, stepsOf, type ActionCon
 import { resume, retry, skip } from './operator-rerun.js';
 import { WAKE_CHANNEL } from './wake.js';
 
-export type { ActionContext, ActionInput, ActionResult, ResumeOptions } from './operator-core.js';
+export type { ActionContext, ActionInput, ActionResult, ResumeOptions, RunbookUpgrade } from './operator-core.js';
 export { resume, retry, skip };
 
 /** A rollback an operator starts: its queue is worked out when a worker takes it up. */

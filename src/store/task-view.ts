@@ -37,7 +37,8 @@ export interface TaskSummary {
   id: string;
   externalRef: string | null;
   taskClass: string;
-  runbook: { id: string; version: number } | null;
+  /** The runbook version the task runs on: id, version number, and content hash (null for a task from before pinning). */
+  runbook: { id: string; version: number; hash: string | null } | null;
   state: TaskState;
   currentStep: string | null;
   priority: number;
@@ -75,7 +76,7 @@ export function summarizeTask(t: TaskRow): TaskSummary {
     id: t.id,
     externalRef: t.externalRef,
     taskClass: t.taskClass,
-    runbook: t.runbookId !== null && t.runbookVersion !== null ? { id: t.runbookId, version: t.runbookVersion } : null,
+    runbook: t.runbookId !== null && t.runbookVersion !== null ? { id: t.runbookId, version: t.runbookVersion, hash: t.runbookHash } : null,
     state: t.state,
     currentStep: t.currentStep,
     priority: t.priority,

@@ -40,6 +40,8 @@ export interface TaskRow {
   taskClass: string;
   runbookId: string | null;
   runbookVersion: number | null;
+  /** The content hash of the runbook version the task runs on (`runbook_versions`); null before pinning existed. */
+  runbookHash: string | null;
   requestedBy: string | null;
   input: Record<string, unknown>;
   priority: number;
@@ -94,6 +96,8 @@ export type TaskPatch = Partial<
     | 'cancelRequested'
     | 'escalation'
     | 'priority'
+    | 'runbookVersion'
+    | 'runbookHash'
   >
 >;
 
@@ -111,6 +115,8 @@ const COLUMNS: Record<keyof TaskPatch, { column: string; json?: true }> = {
   cancelRequested: { column: 'cancel_requested' },
   escalation: { column: 'escalation', json: true },
   priority: { column: 'priority' },
+  runbookVersion: { column: 'runbook_version' },
+  runbookHash: { column: 'runbook_hash' },
 };
 
 /** A `tasks` row (snake_case, as the drivers return it) to a TaskRow. */
@@ -121,6 +127,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     taskClass: r.task_class as string,
     runbookId: (r.runbook_id as string | null) ?? null,
     runbookVersion: (r.runbook_version as number | null) ?? null,
+    runbookHash: (r.runbook_hash as string | null) ?? null,
     requestedBy: (r.requested_by as string | null) ?? null,
     input: (r.input as Record<string, unknown>) ?? {},
     priority: Number(r.priority ?? 0),

@@ -56,6 +56,8 @@ export function plan(steps: CompiledStep[], over: Partial<CompiledRunbook> = {})
     owner: 'ops',
     taskClasses: ['test.run'],
     file: 'runbooks/test.yaml',
+    hash: 'test-hash',
+    source: '',
     inputSchema: {},
     validateInput: () => [],
     sensitiveInputs: [],
