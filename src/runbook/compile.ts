@@ -16,7 +16,8 @@ import {
   WaitWith,
   type PluginRegistry,
 } from './action-schema.js';
-import { compileExpr, compileTemplate, type CelScope } from './cel.js';
+import { compileExpr, type CelScope } from './cel.js';
+import { compileTemplate } from './template.js';
 import { parseDuration } from './duration.js';
 import { compileInputSchema, sensitiveInputPaths } from './input-schema.js';
 import type {
