@@ -15,7 +15,7 @@ import { createExecutor } from '../agents/index.js';
 import { deploymentConfig } from '../config/index.js';
 import { escalationHooks } from '../escalation/hooks.js';
 import { createDeliverer } from '../escalation/outbox-delivery.js';
-import type { Packet } from '../escalation/packet-schema.js';
+import { PacketSchema } from '../escalation/packet-schema.js';
 import { renderPacketMarkdown } from '../escalation/render-markdown.js';
 import type { Logger } from '../log.js';
 import { submitTask } from '../orchestrator/intake.js';
@@ -188,7 +188,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const packet = await latestPacket(db, escalated);
       if (packet) {
         out.write(`\nThe packet the unhealthy restart handed over (also in ${packetsFile}):\n\n`);
-        out.write(renderPacketMarkdown(packet.body as unknown as Packet));
+        out.write(renderPacketMarkdown(PacketSchema.parse(packet.body)));
       }
     }
     // Judged on the demo's own run: what an operator does with --keep afterwards is theirs.

@@ -10,7 +10,7 @@ import { DEFAULT_AGENT_CALL_CAP, applyFallback } from './agent-step.js';
 import { renderText } from './captures.js';
 import { probesFirst } from './cursor.js';
 import type { Draft } from './draft.js';
-import { internalFailure, stepSucceeded } from './settle.js';
+import { internalFailure, stepSucceeded, verifying } from './settle.js';
 import { deadlinePassed, RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
 
 /** How long an action may take when nothing says: its system's timeout, else the executor's default. */
@@ -82,11 +82,7 @@ export function startProbe(d: Draft, step: CompiledStep): Progress {
 }
 
 export function startVerify(d: Draft, step: CompiledStep): Progress {
-  let v = d.phase;
-  if (v.at !== 'verifying') {
-    v = { at: 'verifying', check: 0, startedAt: d.nowIso, polls: 0 };
-    d.setPhase(v);
-  }
+  const v = verifying(d);
   const check = step.verify[v.check];
   if (!check) return stepSucceeded(d, step);
   if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;

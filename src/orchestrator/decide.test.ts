@@ -305,6 +305,8 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(d.commit?.patch.nextAttemptAt).toEqual(new Date(T0.getTime() + 60_000));
     expect(JSON.stringify(d.commit?.events)).not.toContain('cb_token1');
     const t = apply(taskView(p), d);
+    // What the store keeps of the wait: the hashed token the callback is matched by, and its wake time.
+    expect(t).toMatchObject({ callbackTokenHash: 'hash:cb_token1', nextAttemptAt: new Date(T0.getTime() + 60_000), state: 'waiting_callback' });
     const waiting = t.cursor.phase;
     if (waiting.at !== 'waiting') throw new Error(`expected the task waiting, its cursor is ${waiting.at}`);
     const arrived = { ...t, state: 'running' as const, cursor: { ...t.cursor, phase: { ...waiting, data: { ok: true } } } };

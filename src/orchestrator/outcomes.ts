@@ -14,7 +14,7 @@ import { onCompensated, onRollbackProbe } from './compensation.js';
 import type { Draft } from './draft.js';
 import { observe } from './observe.js';
 import { classify, describeResult, passingReadFailure, type RawOutcome } from './outcome.js';
-import { internalFailure, onActionSucceeded, onFailure, retryProbe, stepSucceeded, verifyOrSucceed } from './settle.js';
+import { internalFailure, onActionSucceeded, onFailure, retryProbe, stepSucceeded, verifying, verifyOrSucceed } from './settle.js';
 import type { AttemptRef } from './types.js';
 import { RELEASE, stop, WALK_ON, type Progress } from './walk.js';
 
@@ -63,11 +63,7 @@ function onRefreshed(d: Draft, refreshed: CompiledStep, cls: ReturnType<typeof c
 }
 
 export function onVerified(d: Draft, step: CompiledStep, raw: RawOutcome, ctx: ExprContext, ref: AttemptRef, durationMs: number): Progress {
-  let v = d.phase;
-  if (v.at !== 'verifying') {
-    v = { at: 'verifying', check: 0, startedAt: d.nowIso, polls: 0 };
-    d.setPhase(v);
-  }
+  const v = verifying(d);
   const check = step.verify[v.check];
   if (!check) return stepSucceeded(d, step);
   const { passed, observed, problem } = evaluateCheck(check, raw, ctx);

@@ -8,6 +8,7 @@ import type { EscalationReason, FailureClass, StepStatus } from '../lifecycle/vo
 import type { CompiledStep, ExprContext } from '../runbook/plan.js';
 import { asRecord, evaluateCaptures } from './captures.js';
 import { startRollback } from './compensation.js';
+import type { Phase } from './cursor.js';
 import type { Draft } from './draft.js';
 import type { Classified } from './outcome.js';
 import { retryVerdict } from './retry-policy.js';
@@ -168,6 +169,15 @@ export function verifyOrSucceed(d: Draft, step: CompiledStep): Progress {
   if (step.verify.length === 0) return stepSucceeded(d, step);
   d.setPhase({ at: 'verifying', check: 0, startedAt: d.nowIso, polls: 0 });
   return WALK_ON;
+}
+
+/** The verification in progress (opened now if the cursor has none). */
+export function verifying(d: Draft): Extract<Phase, { at: 'verifying' }> {
+  const phase = d.phase;
+  if (phase.at === 'verifying') return phase;
+  const opened = { at: 'verifying' as const, check: 0, startedAt: d.nowIso, polls: 0 };
+  d.setPhase(opened);
+  return opened;
 }
 
 /** Earlier safe reads to run again before a retry: all of them (`true`) or those named. */

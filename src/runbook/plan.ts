@@ -6,6 +6,7 @@
  */
 import type { FailureClass, RepeatMode, StepStatus } from '../lifecycle/vocabulary.js';
 import type { Problem } from '../errors.js';
+import type { PluginRegistry } from './action-schema.js';
 
 /** What CEL expressions see (runbook-format.md, "Names visible to expressions"). */
 export interface ExprContext {
@@ -246,5 +247,5 @@ export interface RunbookSet {
   byId: Map<string, CompiledRunbook>;
   byTaskClass: Map<string, CompiledRunbook>;
   /** The plugin actions they were compiled with, to compile a task's pinned version alike. */
-  plugins?: import('./action-schema.js').PluginRegistry;
+  plugins?: PluginRegistry;
 }
