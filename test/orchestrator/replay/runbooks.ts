@@ -329,3 +329,35 @@ steps:
     repeat: keyed
     when: "steps.fetch.first.startsWith('x')"
 `;
+
+/** A charge that cannot be deduplicated, undone by a refund when provisioning fails. */
+export const CHARGE_ROLLBACK = `${head('charge-rollback')}input: { type: object, required: [order], properties: { order: { type: string } } }
+policy: { deadline: 10m, retryBudget: 4 }
+steps:
+  - id: account
+    action: http
+    with: { system: ops, method: POST, path: /crm/accounts }
+    repeat: keyed
+    capture: { accountId: "result.body.id" }
+    compensate:
+      action: http
+      with: { system: ops, method: DELETE, path: "/crm/accounts/\${steps.account.accountId}" }
+      repeat: keyed
+  - id: charge
+    action: http
+    with: { system: ops, method: POST, path: /billing/charges, body: { order: "\${input.order}" } }
+    repeat: once
+    retry: { timeout: { attempts: 1 } }
+    onFailure: rollback
+    probe:
+      action: http
+      with: { system: ops, method: GET, path: /billing/charges, query: { order: "\${input.order}" } }
+      present: "size(result.body.items) > 0"
+      absent: "size(result.body.items) == 0"
+      capture: { chargeId: "result.body.items[0].id" }
+    capture: { chargeId: "result.body.id" }
+    compensate:
+      action: http
+      with: { system: ops, method: POST, path: "/billing/charges/\${steps.charge.chargeId}/refund" }
+      repeat: keyed
+`;

@@ -8,6 +8,7 @@ import { aborted, http, reset, Session, timedOut } from './session.js';
 import type { StoredTask } from './kit.js';
 import {
   BRANCHES,
+  CHARGE_ROLLBACK,
   BROKEN_EXPRESSIONS,
   BROKEN_GUARD,
   CALLBACK,
@@ -591,6 +592,33 @@ export const SCENARIOS: Record<string, Scenario> = {
     s.finish('degraded', http(200, { status: 'degraded' }));
     s.finish('restarted', http(202, { id: 'rst_9' }));
     return s;
+  },
+
+  'rollback-charge-in-doubt': () => {
+    const s = new Session('rollback-charge-in-doubt', 'a charge that timed out (its effect may stand) is in the rollback\'s way: its probe decides; found, it is refunded; not found, nothing to undo; unreadable, the rollback stops', CHARGE_ROLLBACK, { input: { order: 'ord_9' } });
+    s.claim();
+    s.finish('account', http(201, { id: 'acc_1' }));
+    s.finish('charge timed out: rollback', timedOut(5000), 5000);
+    s.expect('compensating');
+    s.finish('probe: the charge is there', http(200, { items: [{ id: 'ch_4' }] }));
+    s.finish('refunded', http(200));
+    s.finish('account deleted', http(204));
+    s.expect('rolled_back');
+    const absent = new Session('rollback-charge-in-doubt', '', CHARGE_ROLLBACK, { input: { order: 'ord_10' } });
+    absent.claim();
+    absent.finish('account', http(201, { id: 'acc_2' }));
+    absent.finish('charge timed out: rollback', timedOut(5000), 5000);
+    absent.finish('probe: no charge', http(200, { items: [] }));
+    absent.finish('account deleted', http(204));
+    absent.expect('rolled_back');
+    const unknown = new Session('rollback-charge-in-doubt', '', CHARGE_ROLLBACK, { input: { order: 'ord_11' } });
+    unknown.claim();
+    unknown.finish('account', http(201, { id: 'acc_3' }));
+    unknown.finish('charge timed out: rollback', timedOut(5000), 5000);
+    unknown.finish('probe: 503', http(503));
+    unknown.poll('probe again');
+    unknown.finish('probe: unreadable', http(200, { items: null }));
+    return [s, absent, unknown.expect('escalated')];
   },
 
   'deny-rollback': () => {
