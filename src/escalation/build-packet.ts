@@ -5,7 +5,7 @@
  */
 import { actionsAllowedFrom } from '../lifecycle/transitions.js';
 import type { EscalationReason } from '../lifecycle/vocabulary.js';
-import type { EscalationInfo } from '../orchestrator/types.js';
+import type { EscalationInfo } from '../store/tasks.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import { createMasker, MASK, type Masker } from '../secrets/mask.js';
 import { clipText, isoOrNull, type AttemptRecord, type LedgerEvent, type PacketStepRecord, type PacketTask } from './packet-input.js';

@@ -24,7 +24,9 @@ import { hashToken, newToken } from '../ids.js';
 import { decide } from './decide.js';
 import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
-import type { AttemptRef, Commit, OrchestratorEvent, TaskView } from './types.js';
+import type { AttemptRef, Commit, OrchestratorEvent } from './types.js';
+import { taskViewOf } from './view.js';
+import { runbookOf } from './runbook-version.js';
 
 export interface DriverDeps {
   db: Db;
@@ -65,10 +67,6 @@ export interface DriveControl {
   leaseReady(): Promise<boolean>;
 }
 
-function view(task: TaskRow): TaskView {
-  return task as unknown as TaskView;
-}
-
 function maskCommit(commit: Commit, mask: <T>(v: T) => T): Commit {
   return {
     ...commit,
@@ -87,7 +85,7 @@ function maskCommit(commit: Commit, mask: <T>(v: T) => T): Commit {
  * The fault points a checkpoint crosses, by what it records: the outcome of each attempt it
  * finishes, the start of the attempt it begins (one checkpoint often does both).
  */
-function boundariesOf(commit: CheckpointWrite<object>): { before: Array<[FaultPoint, string]>; after: Array<[FaultPoint, string]> } {
+function boundariesOf(commit: CheckpointWrite): { before: Array<[FaultPoint, string]>; after: Array<[FaultPoint, string]> } {
   const before: Array<[FaultPoint, string]> = [];
   const after: Array<[FaultPoint, string]> = [];
   for (const f of commit.finishAttempts ?? []) {
@@ -137,9 +135,10 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
   const log = deps.logger.child({ taskId: claimed.id });
   const lease = leaseOf(claimed);
   let task = claimed;
-  const plan = planFor(deps.runbooks, task);
-  const transitions = transitionLog(log, plan, task);
   const retrying = { halted: control.halted, ...(deps.random ? { random: deps.random } : {}) };
+  // The pinned version is read from the database: an outage is waited out here too.
+  const plan = await retryRead(() => planFor(deps, task), retrying);
+  const transitions = transitionLog(log, plan, task);
   if (!plan) return stopWithoutPlan(deps, task, lease, control, transitions);
 
   const open = await retryRead(() => openAttempts(deps.db, task.id), retrying);
@@ -150,7 +149,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
   for (;;) {
     if (control.lost()) return task; // another claim owns it now
     const now = deps.clock.now();
-    const decision = decide(view(task), plan, event, {
+    const decision = decide(taskViewOf(task), plan, event, {
       now,
       random: deps.random ?? Math.random,
       newToken,
@@ -196,7 +195,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     const step = plan.steps[plan.stepIndex[next.attempt.step]!]!;
     const started = performance.now();
     const attemptLog = log.child({ step: next.attempt.step, attempt: next.attempt.attempt, kind: next.attempt.kind });
-    const draft = new Draft(view(task), plan, { now, random: Math.random, newToken, hashToken, env: deps.env, secrets: deps.secrets });
+    const draft = new Draft(taskViewOf(task), plan, { now, random: Math.random, newToken, hashToken, env: deps.env, secrets: deps.secrets });
     const outcome = await deps.executor.run(next.spec, {
       expr: draft.context(step),
       runbook: plan,
@@ -245,8 +244,9 @@ export async function escalateInternal(deps: Pick<DriverDeps, 'db' | 'hooks'>, l
   });
 }
 
-function planFor(runbooks: RunbookSet, task: TaskRow): CompiledRunbook | undefined {
-  const plan = task.runbookId ? runbooks.byId.get(task.runbookId) : undefined;
+async function planFor(deps: DriverDeps, task: TaskRow): Promise<CompiledRunbook | undefined> {
+  // The version the task started with (runbook-version.ts), whatever the runbooks folder holds now.
+  const plan = await runbookOf(deps.db, deps.runbooks, task);
   if (!plan) return undefined;
   // A runbook edited under a running task is used only while the task's step still exists in it.
   if (task.currentStep && plan.stepIndex[task.currentStep] === undefined) return undefined;
@@ -276,7 +276,7 @@ async function stopWithoutPlan(deps: DriverDeps, task: TaskRow, lease: Lease, co
   return done;
 }
 
-type TransitionLog = (before: TaskRow, after: TaskRow, commit?: CheckpointWrite<object>, why?: string) => void;
+type TransitionLog = (before: TaskRow, after: TaskRow, commit?: CheckpointWrite, why?: string) => void;
 
 /**
  * One info line per state change: task, runbook, step, new state and why. The why is built from
@@ -296,7 +296,7 @@ function transitionLog(log: Logger, plan: CompiledRunbook | undefined, task: Tas
   };
 }
 
-function reasonOf(task: TaskRow, commit: CheckpointWrite<object> | undefined): string | undefined {
+function reasonOf(task: TaskRow, commit: CheckpointWrite | undefined): string | undefined {
   const esc = commit?.escalation ?? (task.state === 'escalated' ? task.escalation : null);
   if (esc) return `${esc.kind}: ${esc.message}`;
   const retry = commit?.events.find((e) => e.type === 'retry.scheduled');

@@ -3,13 +3,13 @@
  * the task's new state, cursor and captures, and the ledger events, in one transaction, fenced by
  * the worker's claim (worker id and lease epoch).
  */
-import type { AttemptKind, AttemptOutcome, FailureClass, TaskState } from '../lifecycle/vocabulary.js';
+import { FINISHED_STATES, isOneOf, type AttemptKind, type AttemptOutcome, type FailureClass, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Lease } from './claim.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
-import { applyChange, type EscalationInfo, type StepRecord, type TaskPatch, type TaskRow } from './tasks.js';
+import { applyChange, type EscalationInfo, type TaskPatch, type TaskRow } from './tasks.js';
 
-/** One attempt of a step, as the attempt table keys it. */
+/** An attempt as its start is recorded (before the action runs). */
 export interface AttemptRef {
   step: string;
   kind: AttemptKind;
@@ -17,7 +17,7 @@ export interface AttemptRef {
   idempotencyKey: string | null;
 }
 
-/** An attempt's outcome, recorded when it ends. */
+/** An attempt's outcome, recorded after it. */
 export interface AttemptFinish extends AttemptRef {
   outcome: AttemptOutcome;
   failureClass: FailureClass | null;
@@ -26,25 +26,14 @@ export interface AttemptFinish extends AttemptRef {
   result: unknown;
 }
 
-/**
- * One durable checkpoint of a worker: applied in one transaction with its ledger events (the
- * worker adds the actor). `TCursor` is the orchestrator's cursor type; the store keeps it as JSON.
- */
-export interface CheckpointWrite<TCursor extends object = Record<string, unknown>> {
+/** One durable checkpoint: applied in one transaction with its ledger events (the worker adds the actor). */
+export interface CheckpointWrite {
   to?: TaskState;
-  patch: {
-    currentStep?: string | null;
-    steps?: Record<string, StepRecord>;
-    cursor?: TCursor;
-    retryUsed?: number;
-    nextAttemptAt?: Date | null;
-    callbackTokenHash?: string | null;
-    escalation?: EscalationInfo | null;
-  };
+  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation'>;
   events: Omit<NewEvent, 'actor'>[];
   startAttempt?: AttemptRef;
   finishAttempts?: AttemptFinish[];
-  /** Set when this write stops automation: the escalation hook writes the packet with it. */
+  /** Set when this commit stops automation: the escalation hook writes the packet with it. */
   escalation?: EscalationInfo;
 }
 
@@ -54,7 +43,7 @@ export interface CheckpointHooks {
    * automation or needs a person (escalation, approval, partial completion): the packet and its
    * outbox rows are written here, so they exist exactly when the state does.
    */
-  onStop?(tx: Db, task: TaskRow, commit: CheckpointWrite<object>, now: Date): Promise<void>;
+  onStop?(tx: Db, task: TaskRow, commit: CheckpointWrite, now: Date): Promise<void>;
   /**
    * Runs inside the checkpoint's transaction when the task reaches a terminal state (completed,
    * partially_completed, rolled_back, cancelled): open packets of the task are resolved here.
@@ -62,7 +51,6 @@ export interface CheckpointHooks {
   onFinish?(tx: Db, task: TaskRow, now: Date): Promise<void>;
 }
 
-const FINAL_STATES = new Set(['completed', 'partially_completed', 'rolled_back', 'cancelled']);
 
 /**
  * Writes one checkpoint under `lease`; LEASE_LOST (nothing written) when the claim no longer
@@ -74,7 +62,7 @@ export async function writeCheckpoint(
     taskId: string;
     lease: Lease;
     now: Date;
-    commit: CheckpointWrite<object>;
+    commit: CheckpointWrite;
     /** The worker lets go of the task with this checkpoint. */
     release: boolean;
     hooks?: CheckpointHooks;
@@ -108,7 +96,7 @@ export async function writeCheckpoint(
       ...(opts.writeId ? { writeId: opts.writeId } : {}),
     });
     if (commit.escalation && opts.hooks?.onStop) await opts.hooks.onStop(tx, task, commit, now);
-    if (commit.to && FINAL_STATES.has(commit.to) && opts.hooks?.onFinish) await opts.hooks.onFinish(tx, task, now);
+    if (commit.to && isOneOf(FINISHED_STATES, commit.to) && opts.hooks?.onFinish) await opts.hooks.onFinish(tx, task, now);
     return task;
   });
 }

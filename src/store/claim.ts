@@ -39,6 +39,12 @@ const CLAIM_TO_RUNNING: TaskState[] = ['queued', 'retry_scheduled', 'waiting_cal
  */
 export const CLAIM_WHEN_DUE: TaskState[] = ['retry_scheduled', 'waiting_callback'];
 
+/**
+ * States a person answers that still wake at a time (`next_attempt_at`: the task's deadline). The
+ * claim leaves their state as it is; the decision escalates them as `deadline_exceeded`.
+ */
+export const CLAIM_AT_DEADLINE: TaskState[] = ['awaiting_approval'];
+
 /** States whose lease, once expired, another worker takes over (a dead worker's tasks). */
 const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
 
@@ -55,7 +61,10 @@ WITH picked AS (
   SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks
   WHERE (state = 'queued'
      OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
-     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
+     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     -- A state a person answers, due at the task's deadline: the decision hands it over
+     -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
+     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
     AND id <> ALL($7::text[])
   ORDER BY priority DESC, created_at, id
   LIMIT $4
@@ -105,6 +114,7 @@ export async function claimTasks(
       [...(opts.exclude ?? [])],
       CLAIM_WHEN_DUE,
       CLAIM_ON_EXPIRY,
+      CLAIM_AT_DEADLINE,
     ],
     { name: 'rw_claim' },
   );

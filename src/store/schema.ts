@@ -37,6 +37,8 @@ export const tasks = pgTable(
     taskClass: text('task_class').notNull(),
     runbookId: text('runbook_id'),
     runbookVersion: integer('runbook_version'),
+    /** The content hash of the runbook version the task runs on, to the end (`runbook_versions`). */
+    runbookHash: text('runbook_hash'),
     requestedBy: text('requested_by'),
     input: jsonb('input').notNull().default({}),
     priority: integer('priority').notNull().default(0),
@@ -172,6 +174,20 @@ export const outbox = pgTable(
     check('outbox_state_check', sql`${t.state} in ('pending', 'delivered', 'dead')`),
   ],
 );
+
+/**
+ * Every runbook version a task started with, by content hash: its source, so each task runs on
+ * its own version to the end whatever the runbooks folder holds now.
+ */
+export const runbookVersions = pgTable('runbook_versions', {
+  hash: text('hash').primaryKey(),
+  runbookId: text('runbook_id').notNull(),
+  version: integer('version').notNull(),
+  /** Where the source was read from when it was stored (for messages only). */
+  file: text('file').notNull(),
+  source: text('source').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
 
 /** One row per scheduled fire, so many schedulers create one task per fire. */
 export const scheduleFires = pgTable(

@@ -6,15 +6,7 @@
  */
 import { RunwardenError } from '../errors.js';
 import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
-import {
-  TASK_STATES,
-  type AttemptKind,
-  type AttemptOutcome,
-  type EscalationReason,
-  type FailureClass,
-  type StepStatus,
-  type TaskState,
-} from '../lifecycle/vocabulary.js';
+import { TASK_STATES, type AttemptKind, type AttemptOutcome, type EscalationReason, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate, toNumberOrNull } from './rows.js';
@@ -37,7 +29,7 @@ export interface EscalationInfo {
   failureClass: FailureClass | null;
   step: string | null;
   message: string;
-  /** ISO time it stopped. */
+  /** ISO timestamp of the decision that stopped the task. */
   at: string;
 }
 
@@ -48,6 +40,8 @@ export interface TaskRow {
   taskClass: string;
   runbookId: string | null;
   runbookVersion: number | null;
+  /** The content hash of the runbook version the task runs on (`runbook_versions`); null before pinning existed. */
+  runbookHash: string | null;
   requestedBy: string | null;
   input: Record<string, unknown>;
   priority: number;
@@ -104,6 +98,8 @@ export type TaskPatch = Partial<
     | 'cancelRequested'
     | 'escalation'
     | 'priority'
+    | 'runbookVersion'
+    | 'runbookHash'
   >
 >;
 
@@ -121,6 +117,8 @@ const COLUMNS: Record<keyof TaskPatch, { column: string; json?: true }> = {
   cancelRequested: { column: 'cancel_requested' },
   escalation: { column: 'escalation', json: true },
   priority: { column: 'priority' },
+  runbookVersion: { column: 'runbook_version' },
+  runbookHash: { column: 'runbook_hash' },
 };
 
 /** A `tasks` row (snake_case, as the drivers return it) to a TaskRow. */
@@ -131,6 +129,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     taskClass: r.task_class as string,
     runbookId: (r.runbook_id as string | null) ?? null,
     runbookVersion: (r.runbook_version as number | null) ?? null,
+    runbookHash: (r.runbook_hash as string | null) ?? null,
     requestedBy: (r.requested_by as string | null) ?? null,
     input: (r.input as Record<string, unknown>) ?? {},
     priority: Number(r.priority ?? 0),
@@ -148,7 +147,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     callbackTokenHash: (r.callback_token_hash as string | null) ?? null,
     cancelRequested: Boolean(r.cancel_requested),
     rejection: r.rejection ?? null,
-    escalation: (r.escalation as TaskRow['escalation']) ?? null,
+    escalation: (r.escalation as EscalationInfo | null) ?? null,
     eventSeq: Number(r.event_seq ?? 0),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
@@ -168,6 +167,14 @@ export interface Change {
     leaseOwner?: string;
     /** ... and only under this claim (the fencing token the claim returned), with `leaseOwner`. */
     leaseEpoch?: number;
+    /**
+     * Applied only while the ledger is at this sequence number: the version of the task the
+     * caller read. Every write that is not a worker's (operator actions, callbacks) gives it, so
+     * a change decided on a read another writer has since overtaken is refused (TASK_CHANGED).
+     */
+    eventSeq?: number;
+    /** Applied only while some worker holds an unexpired lease (`held`) or none does (`free`), at `now`. */
+    lease?: 'held' | 'free';
   };
   patch?: TaskPatch;
   events: NewEvent[];
@@ -215,6 +222,11 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
   if (allowed) where.push(`x.state = ANY(${p(allowed)}::text[])`);
   if (change.expect?.leaseOwner !== undefined) where.push(`x.lease_owner = ${p(change.expect.leaseOwner)}`);
   if (change.expect?.leaseEpoch !== undefined) where.push(`x.lease_epoch = ${p(change.expect.leaseEpoch)}::int`);
+  if (change.expect?.eventSeq !== undefined) where.push(`x.event_seq = ${p(change.expect.eventSeq)}::int`);
+  // The lease is judged here, at the caller's clock ($2), not on an earlier read: a renewal
+  // moves lease_expires_at without a ledger event, so a read can be overtaken silently.
+  if (change.expect?.lease === 'held') where.push(`(x.lease_owner IS NOT NULL AND x.lease_expires_at > $2)`);
+  if (change.expect?.lease === 'free') where.push(`(x.lease_owner IS NULL OR x.lease_expires_at IS NULL OR x.lease_expires_at <= $2)`);
   const n = p(events.length);
   const evs = p(JSON.stringify(events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor: e.actor, data: e.data ?? {} }))));
   // `o` locks the row and keeps the state it had, for the `from` of state.changed.
@@ -247,12 +259,24 @@ function allowedFrom(change: Change): TaskState[] | undefined {
 }
 
 async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
-  const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number }>(
-    'SELECT state, lease_owner, lease_epoch FROM tasks WHERE id = $1',
-    [change.taskId],
+  const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number; event_seq: number; held: boolean }>(
+    'SELECT state, lease_owner, lease_epoch, event_seq, (lease_owner IS NOT NULL AND lease_expires_at > $2) AS held FROM tasks WHERE id = $1',
+    [change.taskId, change.now],
   );
   const cur = rows[0];
   if (!cur) return new RunwardenError('TASK_NOT_FOUND', `no task ${change.taskId}`, { details: { taskId: change.taskId } });
+  const seen = change.expect?.eventSeq;
+  if (seen !== undefined && Number(cur.event_seq) !== seen) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} changed while you acted (its ledger moved from event ${seen} to ${cur.event_seq}, now ${cur.state}); read it again and decide again`, {
+      details: { taskId: change.taskId, read: seen, now: Number(cur.event_seq), state: cur.state },
+    });
+  }
+  const lease = change.expect?.lease;
+  if (lease !== undefined && (lease === 'held') !== Boolean(cur.held)) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} is ${cur.held ? 'held by a worker' : 'held by no worker'} now, not ${lease === 'held' ? 'held' : 'free'} as this change expected; read it again`, {
+      details: { taskId: change.taskId, lease: cur.held ? 'held' : 'free', expected: lease },
+    });
+  }
   const owner = change.expect?.leaseOwner;
   const epoch = change.expect?.leaseEpoch;
   if ((owner !== undefined && cur.lease_owner !== owner) || (epoch !== undefined && Number(cur.lease_epoch) !== epoch)) {
