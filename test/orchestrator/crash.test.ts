@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSim, type SpawnedSim } from '../../src/sim/index.js';
 import { openDb } from '../../src/store/db.js';
 import { getTask, listEvents } from '../../src/store/tasks.js';
@@ -35,12 +35,20 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Workers this file started; any still running when a test ends (it failed half way) is killed. */
+const started = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  started.clear();
+});
+
 function startWorker(target: string, id: string, extra: string[] = []): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
   let output = '';
   const child = spawn(process.execPath, [BIN, 'work', '--db', target, '--runbooks', FIXTURE_RUNBOOKS, '--config', configPath, '--lease', '1s', '--worker-id', id, ...extra], {
     env: { ...process.env, OPS_API_URL: sim.url, OPS_TOKEN, RUNWARDEN_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  started.add(child);
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
