@@ -23,10 +23,20 @@ export interface SimClient {
 /** A client for the simulated API at `url` (its base URL, as `Sim.url` or `spawnSim` gives it). */
 export function simClient(url: string): SimClient {
   async function call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await fetch(new URL(path, url), {
-      method,
-      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    });
+    const send = () =>
+      fetch(new URL(path, url), {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+    let res: Response;
+    try {
+      res = await send();
+    } catch (err) {
+      // A kept-alive socket the double closed as this request went out: it never arrived, so
+      // sending it again on a fresh connection is safe (the control routes are the test's own).
+      if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
+      res = await send();
+    }
     const json: unknown = await res.json();
     if (!res.ok) throw new Error(`sim ${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
     return json;

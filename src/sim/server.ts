@@ -250,6 +250,10 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
       send(res, 500, { error: 'simulator error', message: err instanceof Error ? err.message : String(err) });
     });
   });
+  // Idle connections are kept far longer than a client's own keep-alive, so a client never
+  // reuses a socket the double is closing at that moment (a loaded machine makes that race
+  // likely with Node's default of 5 s, and a test would fail on "other side closed").
+  server.keepAliveTimeout = 60_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
