@@ -11,6 +11,7 @@ import type { TaskRow } from '../store/tasks.js';
 import { releaseTask, writeCheckpoint, type CheckpointHooks } from '../store/checkpoints.js';
 import { openAttempts } from '../store/claim.js';
 import { hashToken, newToken } from '../ids.js';
+import { recordMask } from '../secrets/sensitive.js';
 import { decide } from './decide.js';
 import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
@@ -68,11 +69,12 @@ function maskCommit(commit: Commit, mask: <T>(v: T) => T): Commit {
 
 /** Runs a claimed task until it leaves the worker's hands. Returns the last state written. */
 export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: DriveControl): Promise<TaskRow> {
-  const mask = deps.mask ?? (<T>(v: T) => v);
   const log = deps.logger.child({ taskId: claimed.id });
   let task = claimed;
   const plan = planFor(deps.runbooks, task);
   if (!plan) return stopWithoutPlan(deps, task);
+  // The deployment's secrets and this task's sensitive inputs, in everything recorded.
+  const mask = recordMask(deps.mask, task.input, plan.sensitiveInputs);
 
   const open = await openAttempts(deps.db, task.id);
   let event: OrchestratorEvent = {
