@@ -177,11 +177,13 @@ export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbo
     cancelRequested: t.cancelRequested,
     rejection: boundedValue(t.rejection),
     escalation: isObj(t.escalation) ? (boundedValue(t.escalation) as TaskRow['escalation']) : null,
-    callback: callbackView(t),
+    callback: null,
     steps: boundedValue(orderedSteps(t.steps, plan)) as StepView[],
     events: events.map((e) => boundedValue(eventView(e)) as EventView),
   };
-  return taskMasker(opts.masker, input, paths).maskValue(view);
+  // The callback token is shown on purpose (it is what `runwarden callback` needs), so it is
+  // added after masking: under the key `token` the masker would hide it.
+  return { ...taskMasker(opts.masker, input, paths).maskValue(view), callback: callbackView(t) };
 }
 
 const FINAL: readonly TaskState[] = ['completed', 'partially_completed', 'rolled_back', 'cancelled', 'rejected'];
