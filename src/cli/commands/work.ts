@@ -1,15 +1,7 @@
 /** `runwarden work`: run a worker until stopped, or `--until-idle`. */
 import type { Command } from 'commander';
-import { agentFromEnv, createExecutor, maxCallsFromEnv } from '../../agents/index.js';
-import { parseDuration } from '../../runbook/duration.js';
-import { Worker } from '../../orchestrator/worker.js';
-import { openRuntime } from '../../runtime.js';
-import { RunwardenError } from '../../errors.js';
-import { action, commonOptions, printJson, withCommon } from '../common.js';
 import type { TaskRow } from '../../store/tasks.js';
-import { escalationHooks } from '../../escalation/hooks.js';
-import { createDeliverer } from '../../escalation/outbox-delivery.js';
-import { advisorFromEnv } from '../../agents/advisor.js';
+import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -19,16 +11,38 @@ export function register(program: Command): void {
       .option('--until-idle', 'return once no task is queued, running, retry_scheduled or compensating')
       .option('--concurrency <n>', 'tasks driven at once', '4')
       .option('--worker-id <id>', 'this worker\'s name in leases and the ledger')
-      .option('--lease <duration>', 'how long a claim holds without renewal', '30s'),
+      .option('--lease <duration>', 'how long a claim holds without renewal (a duration: 30s, 2m)', '30s'),
   ).action(
     action(async (opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
+      const { RunwardenError, formatProblem } = await import('../../errors.js');
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new RunwardenError('USAGE', `--concurrency must be a whole number of at least 1, got ${String(opts.concurrency)}`);
       }
-      const leaseMs = parseDuration(String(opts.lease));
-      const rt = await openRuntime(common);
+      const { tryParseDuration, DURATION_HINT } = await import('../../runbook/duration.js');
+      const leaseMs = tryParseDuration(String(opts.lease));
+      if (leaseMs === undefined || leaseMs <= 0) {
+        throw new RunwardenError('USAGE', `--lease takes a duration, ${DURATION_HINT}; got ${String(opts.lease)}`);
+      }
+      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { Worker }, { escalationHooks }, { createDeliverer }, { advisorFromEnv }] = await Promise.all([
+        import('../../agents/index.js'),
+        import('../../orchestrator/worker.js'),
+        import('../../escalation/hooks.js'),
+        import('../../escalation/outbox-delivery.js'),
+        import('../../agents/advisor.js'),
+      ]);
+      const rt = await runtimeFor(common, 'run');
+      // A broken runbook leaves only itself out: say so once, at start, with its problems.
+      if (rt.runbookProblems.length) {
+        const classes = [...rt.unavailable.keys()];
+        rt.logger.warn({ problems: rt.runbookProblems.length, unavailable: classes }, 'runbooks with problems are not served');
+        process.stderr.write(
+          `runwarden: ${rt.runbookProblems.length} problem(s) in the runbooks under ${common.runbooks}; ` +
+            `${classes.length ? `task classes ${classes.join(', ')} are not served` : 'the files with problems are not served'} until they are fixed (runwarden validate):\n` +
+            rt.runbookProblems.map((p) => `  ${formatProblem(p)}\n`).join(''),
+        );
+      }
       // Packets are written in the transactions that stop tasks; the outbox is delivered between
       // idle looks and once more before --until-idle returns (what is not due yet waits).
       const escalation = escalationHooks(rt);
@@ -44,7 +58,9 @@ export function register(program: Command): void {
         ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
         leaseMs,
         concurrency,
-        env: { ...rt.config.env },
+        // The config's own object, not a copy: it carries which names are listed, for the
+        // message of an expression that reads one that is not.
+        env: rt.config.env,
         secrets: { ...rt.config.secrets },
         mask: (v) => rt.masker.maskValue(v),
         hooks: escalation.hooks,
