@@ -35,6 +35,9 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ['tasks', () => import('./commands/tasks.js')],
   ['show', () => import('./commands/show.js')],
   ['demo', () => import('./commands/demo.js')],
+  ['sim', () => import('./commands/sim.js')],
+  ['init', () => import('./commands/init.js')],
+  ['completion', () => import('./commands/completion.js')],
 ];
 
 /** Commands that speak of the others (completion lists them, the demo offers them next), so get them all. */
