@@ -214,9 +214,10 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   }
   const steps: Record<string, StepRecord> = {};
   if (runbook && !rejection) for (const s of runbook.steps) steps[s.id] = { status: 'pending', attempts: 0, captures: {} };
-  // Which inputs are sensitive goes into the ledger with the acceptance, so every later view
-  // masks them even when the runbook is no longer loaded.
-  const sensitive = runbook && !rejection && runbook.sensitiveInputs.length ? { sensitiveInputs: runbook.sensitiveInputs } : {};
+  // The plan's steps and which inputs are sensitive go into the ledger with the acceptance, so a
+  // view shows the steps in order and masks the inputs without loading the runbooks (and still
+  // does once the runbook is no longer loaded).
+  const plan = runbook && !rejection ? { steps: runbook.steps.map((s) => s.id), sensitiveInputs: [...runbook.sensitiveInputs] } : {};
   const result = await insertTask(
     db,
     {
@@ -232,7 +233,7 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
       rejection: rejection ?? null,
       event: rejection
         ? { type: 'intake.rejected', actor, data: { kind: rejection.kind, problems: rejection.problems } }
-        : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...sensitive } },
+        : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan } },
     },
     opts.now,
   );

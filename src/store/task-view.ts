@@ -122,10 +122,10 @@ export function summarizeTask(t: TaskRow): TaskSummary {
 }
 
 /** The steps in runbook order; steps the runbook no longer has (another version) come last. */
-function orderedSteps(stored: unknown, runbook: CompiledRunbook | undefined): StepView[] {
+function orderedSteps(stored: unknown, runbook: CompiledRunbook | undefined, intakeOrder: readonly string[] | undefined): StepView[] {
   const steps = asObj(stored) as Record<string, Partial<StepRecord> | undefined>;
   const started = (id: string) => strOrNull(asObj(steps[id]).startedAt) ?? '\uffff';
-  const order = runbook ? runbook.steps.map((s) => s.id).filter((id) => id in steps) : [];
+  const order = (runbook ? runbook.steps.map((s) => s.id) : [...(intakeOrder ?? [])]).filter((id) => id in steps);
   const rest = Object.keys(steps)
     .filter((id) => !order.includes(id))
     .sort((a, b) => started(a).localeCompare(started(b)) || a.localeCompare(b));
@@ -144,14 +144,28 @@ function orderedSteps(stored: unknown, runbook: CompiledRunbook | undefined): St
   });
 }
 
+/** A list of strings intake recorded with the acceptance (`steps`, `sensitiveInputs`), if it did. */
+function recorded(events: readonly EventRow[], key: 'steps' | 'sensitiveInputs'): string[] | undefined {
+  const v = events.find((e) => e.type === 'intake.accepted')?.data?.[key];
+  return Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : undefined;
+}
+
 /**
  * The dotted input paths to mask: those the runbook marks sensitive, and those intake recorded
  * when it accepted the task (so a task stays masked when its runbook is not loaded, or changed).
  */
 export function sensitivePaths(runbook: Pick<CompiledRunbook, 'sensitiveInputs'> | undefined, events: readonly EventRow[]): string[] {
-  const recorded = events.find((e) => e.type === 'intake.accepted')?.data?.sensitiveInputs;
-  const fromIntake = Array.isArray(recorded) ? recorded.filter((p): p is string => typeof p === 'string') : [];
-  return [...new Set([...(runbook?.sensitiveInputs ?? []), ...fromIntake])];
+  return [...new Set([...(runbook?.sensitiveInputs ?? []), ...(recorded(events, 'sensitiveInputs') ?? [])])];
+}
+
+/**
+ * True when showing the task needs its runbook: intake did not record the step order and the
+ * sensitive inputs with the acceptance (tasks accepted before it did). `show` loads the runbooks
+ * only then: compiling a folder of them is most of what a reading command would spend.
+ */
+export function viewNeedsRunbook(events: readonly EventRow[]): boolean {
+  const accepted = events.some((e) => e.type === 'intake.accepted');
+  return accepted && (recorded(events, 'steps') === undefined || recorded(events, 'sensitiveInputs') === undefined);
 }
 
 /** A ledger event with its time as an ISO string. */
@@ -178,7 +192,7 @@ export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbo
     rejection: boundedValue(t.rejection),
     escalation: isObj(t.escalation) ? (boundedValue(t.escalation) as TaskRow['escalation']) : null,
     callback: null,
-    steps: boundedValue(orderedSteps(t.steps, plan)) as StepView[],
+    steps: boundedValue(orderedSteps(t.steps, plan, recorded(events, 'steps'))) as StepView[],
     events: events.map((e) => boundedValue(eventView(e)) as EventView),
   };
   // The callback token is shown on purpose (it is what `runwarden callback` needs), so it is
@@ -196,15 +210,19 @@ function callbackView(t: TaskRow): TaskView['callback'] {
   return { token, waiting, timeoutAt: waiting ? strOrNull(asObj(cursor.callback).timeoutAt) : null };
 }
 
-/** Reads a task by id or externalRef with its ledger, shaped by `taskView`; undefined when there is none. */
+/**
+ * Reads a task by id or externalRef with its ledger, shaped by `taskView`; undefined when there is
+ * none. `runbookOf` is asked for the task's runbook only when the view needs it (viewNeedsRunbook).
+ */
 export async function readTaskView(
   db: Db,
   ref: string,
-  runbookOf: (id: string) => CompiledRunbook | undefined = () => undefined,
+  runbookOf: (id: string) => CompiledRunbook | undefined | Promise<CompiledRunbook | undefined> = () => undefined,
   opts: ViewOptions = {},
 ): Promise<TaskView | undefined> {
   const task = await getTask(db, ref);
   if (!task) return undefined;
   const events = await listEvents(db, task.id);
-  return taskView(task, events, task.runbookId ? runbookOf(task.runbookId) : undefined, opts);
+  const runbook = task.runbookId && viewNeedsRunbook(events) ? await runbookOf(task.runbookId) : undefined;
+  return taskView(task, events, runbook, opts);
 }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CompiledRunbook } from '../../src/runbook/plan.js';
 import { createMasker, MAX_MASK_DEPTH, TOO_DEEP } from '../../src/secrets/mask.js';
-import { boundedValue, MAX_VIEW_DEPTH, NOT_SHOWN_DEEP, taskView } from '../../src/store/task-view.js';
+import { boundedValue, MAX_VIEW_DEPTH, NOT_SHOWN_DEEP, taskView, viewNeedsRunbook } from '../../src/store/task-view.js';
 import type { EventRow, TaskRow } from '../../src/store/tasks.js';
 
 const at = new Date('2026-01-01T10:00:00Z');
@@ -46,6 +46,20 @@ describe('taskView masks sensitive inputs', () => {
       masker: createMasker(['tok-abcdef123456']),
     });
     expect(v.escalation?.message).toBe('Bearer *** refused');
+  });
+});
+
+describe('taskView without the runbook', () => {
+  it('orders the steps and masks the inputs by what intake recorded, so show need not load the runbooks', () => {
+    const steps = { b: { status: 'pending', attempts: 0, captures: {} }, a: { status: 'pending', attempts: 0, captures: {} }, c: { status: 'pending', attempts: 0, captures: {} } };
+    const accepted = event(1, 'intake.accepted', { runbook: 'order-onboarding', steps: ['c', 'a', 'b'], sensitiveInputs: ['email'] });
+    const v = taskView(row({ steps: steps as TaskRow['steps'] }), [accepted]);
+    expect(v.steps.map((s) => s.id)).toEqual(['c', 'a', 'b']);
+    expect(v.input.email).toBe('***');
+    expect(viewNeedsRunbook([accepted])).toBe(false);
+    // A task accepted before intake recorded them needs the runbook; a rejected one never does.
+    expect(viewNeedsRunbook([event(1, 'intake.accepted', { runbook: 'x' })])).toBe(true);
+    expect(viewNeedsRunbook([event(1, 'intake.rejected', {})])).toBe(false);
   });
 });
 
