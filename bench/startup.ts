@@ -18,12 +18,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { dropPostgres, freshPostgres } from './pg.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' }, compare: { type: 'string' } } });
 const RUNS = Number(values.runs);
-const PG_URL = process.env.RUNWARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Stats {
   mean: number;
@@ -46,28 +45,6 @@ function time(args: string[], cwd: string): Stats {
   return { mean: ms.reduce((a, b) => a + b, 0) / ms.length, median: ms[Math.floor(ms.length / 2)]!, min: ms[0]!, max: ms[ms.length - 1]! };
 }
 
-async function freshPostgres(): Promise<string | null> {
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `rw_bench_startup_${process.pid}`;
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function dropPostgres(url: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  await admin.end();
-}
 
 /** Puts one task in the database through the CLI of this checkout, as a user would. */
 function seed(target: string, cwd: string): void {
@@ -78,7 +55,7 @@ function seed(target: string, cwd: string): void {
 
 const cwd = await mkdtemp(join(tmpdir(), 'rw-bench-startup-'));
 const embedded = join(cwd, 'db');
-const pgUrl = await freshPostgres();
+const pgUrl = await freshPostgres(`rw_bench_startup_${process.pid}`);
 seed(embedded, cwd);
 if (pgUrl) seed(pgUrl, cwd);
 
