@@ -132,7 +132,7 @@ function embeddedDir(target: string): string | undefined {
  */
 export async function openDatabase(target: string, opts: { logger?: Logger; onSlow?: (what: string) => void } = {}): Promise<Db> {
   const dir = embeddedDir(target);
-  let slow = `connecting to the database and checking its migrations`;
+  let slow = /^postgres(ql)?:\/\//i.test(target) ? 'connecting to PostgreSQL and checking its migrations' : 'creating an in-memory embedded database';
   if (dir) {
     if (existsSync(dir) && !statSync(dir).isDirectory()) {
       throw new RunwardenError('USAGE', `--db ${target} is a file; the embedded database is a directory (default ./.runwarden/db), or give a postgres:// URL`);

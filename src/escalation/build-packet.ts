@@ -101,6 +101,9 @@ function summaryOf(plan: CompiledRunbook | undefined, runbook: string, input: Re
 /** A copy of `input` with each sensitive dotted path replaced by the mask. */
 export const maskSensitive = maskPaths;
 
+/** The values at the sensitive paths (kept here for callers that read them from the packet builder). */
+export { sensitiveValues };
+
 const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 
 /**
