@@ -10,7 +10,7 @@
  * orientation; they are not pass/fail thresholds.
  */
 import { z } from 'zod';
-import pg from 'pg';
+import { dropPostgres, freshPostgres } from './pg.js';
 import { createExecutor, pluginActions } from '../src/agents/index.js';
 import { silentLogger } from '../src/log.js';
 import { Worker } from '../src/orchestrator/worker.js';
@@ -21,7 +21,6 @@ import type { ExecuteContext } from '../src/agents/executor.js';
 
 const TASKS = Number(process.argv[2] ?? 200);
 const CONCURRENCY = Number(process.argv[3] ?? 8);
-const PG_URL = process.env.RUNWARDEN_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 // A step that does a little real work and no I/O: what is measured is runwarden's own cost.
 const work = (n: number): number => {
@@ -80,34 +79,12 @@ async function viaRunwarden(target: string): Promise<{ ms: number; tasks: number
   }
 }
 
-async function freshPostgres(): Promise<string | null> {
-  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `rw_bench_${process.pid}`;
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function dropPostgres(url: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  await admin.end();
-}
 
 const base = await baseline();
 console.log(`runwarden bench: ${TASKS} three-step tasks, concurrency ${CONCURRENCY}`);
 console.log(`  baseline (the same actions called directly): ${base.toFixed(1)} ms in all, ${(base / (TASKS * 3)).toFixed(3)} ms per step`);
 const targets: [string, string][] = [['pglite (memory)', 'memory://']];
-const pgUrl = await freshPostgres();
+const pgUrl = await freshPostgres(`rw_bench_${process.pid}`);
 if (pgUrl) targets.push(['postgresql', pgUrl]);
 for (const [name, target] of targets) {
   const r = await viaRunwarden(target);

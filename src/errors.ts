@@ -5,10 +5,12 @@
  */
 
 export const ERROR_CODES = {
-  RUNBOOK_INVALID: { exit: 1, http: 422, retryable: false, doc: 'A runbook failed validation; each problem names file:line:col.' },
+  RUNBOOK_INVALID: { exit: 1, http: 422, retryable: false, doc: 'A runbook failed validation, or a task request names a class whose runbook did not load (nothing is stored; the same request works once it is fixed); each problem names file:line:col.' },
   RUNBOOK_NOT_FOUND: { exit: 1, http: 404, retryable: false, doc: 'No runbook with that id, or none handles that task class.' },
   CONFIG_INVALID: { exit: 1, http: 500, retryable: false, doc: 'The deployment config (runwarden.yaml) failed validation.' },
   REQUEST_INVALID: { exit: 1, http: 400, retryable: false, doc: 'A request (task intake, operator action, callback) is malformed.' },
+  REQUEST_TOO_LARGE: { exit: 1, http: 413, retryable: false, doc: 'A task request is larger, or nested deeper, than the intake limits (`intake:` in runwarden.yaml; default 256 KiB and 32 levels); nothing of it is stored.' },
+  EXTERNAL_REF_CONFLICT: { exit: 1, http: 409, retryable: false, doc: 'The externalRef already names a task created from a different request; the message names the fields that differ. The same request again returns that task.' },
   TASK_NOT_FOUND: { exit: 1, http: 404, retryable: false, doc: 'No task with that id or externalRef.' },
   ILLEGAL_TRANSITION: { exit: 1, http: 409, retryable: false, doc: 'The transition table does not allow the task to move from its current state to the requested one.' },
   ACTION_NOT_ALLOWED: { exit: 1, http: 409, retryable: false, doc: 'The operator action is not allowed from the task\'s current state.' },

@@ -71,7 +71,9 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     runbooks: rt.runbooks,
     executor: o.executor ?? createExecutor(),
     logger: rt.logger,
-    env: { ...rt.config.env },
+    // The config's own object, not a copy: it carries which names are listed, for the message
+    // of an expression that reads one that is not.
+    env: rt.config.env,
     secrets: { ...rt.config.secrets },
     mask: (v) => rt.masker.maskValue(v),
     hooks: escalation.hooks,

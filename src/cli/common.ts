@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { isRunwardenError, formatProblem, RunwardenError } from '../errors.js';
+import type { Runtime, RuntimeOptions, RuntimePurpose } from '../runtime.js';
 
 export interface CommonOptions {
   /** PostgreSQL URL or PGlite directory. */
@@ -31,6 +32,29 @@ export function commonOptions(opts: Record<string, unknown>, env: NodeJS.Process
     json: Boolean(opts.json),
     ...(config ? { config } : {}),
   };
+}
+
+/**
+ * Says on stderr what is taking long (opening a new embedded database takes seconds), only
+ * when stderr is a terminal: a person waiting wants to know, while a script or a CI log reading
+ * stderr for errors should not get lines that depend on how busy the machine was.
+ */
+export function slowNotice(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'> = process.stderr): ((what: string) => void) | undefined {
+  return stream.isTTY ? (what) => void stream.write(`runwarden: ${what}…\n`) : undefined;
+}
+
+/** Opens the runtime for a command, with the slow notice (see openRuntime). */
+export async function runtimeFor(common: CommonOptions, purpose: RuntimePurpose, more: Pick<RuntimeOptions, 'withRunbooks' | 'logger' | 'checkEnv' | 'waitForDatabase'> = {}): Promise<Runtime> {
+  const { openRuntime } = await import('../runtime.js');
+  const onSlow = slowNotice();
+  return openRuntime({
+    db: common.db,
+    runbooks: common.runbooks,
+    ...(common.config ? { config: common.config } : {}),
+    purpose,
+    ...more,
+    ...(onSlow ? { onSlow } : {}),
+  });
 }
 
 /** True when human output may use colour (a terminal, and NO_COLOR unset). */

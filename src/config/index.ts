@@ -5,6 +5,8 @@ export {
   type DeploymentConfig,
   type DeploymentConfigParts,
   type ResolvedSink,
+  type IntakeLimits,
+  DEFAULT_INTAKE_LIMITS,
 } from './deployment-config.js';
 export { hashApiToken, matchApiToken, type ApiToken } from './tokens.js';
 export {

@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { RunwardenError, type Problem } from '../errors.js';
 import { deploymentConfig, type DeploymentConfig } from './deployment-config.js';
 import { didYouMean, valueAt, YamlSource, zodIssueProblems } from './problems.js';
-import { resolveValue, type ResolveContext } from './resolve.js';
-import { ConfigFile, SINK_SCHEMAS, SecretRef, TokenEntry, TokensFile, type SinkType } from './schema.js';
+import { mayStayUnresolved, resolveValue, type ResolveContext } from './resolve.js';
+import { ConfigFile, IntakeLimits, SINK_SCHEMAS, SecretRef, TokenEntry, TokensFile, type SinkType } from './schema.js';
 import { resolveSinks } from './sinks.js';
 import type { ApiToken } from './tokens.js';
 
@@ -25,6 +25,12 @@ export interface LoadConfigOptions {
   cwd?: string;
   /** Environment for `env` and `{ env: VAR }`; default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * `require` (default): every secret and sink credential must resolve, for the commands that run
+   * steps or deliver packets. `if-set`: references to unset variables or missing files are left
+   * unresolved (see DeploymentConfig.unresolved), for commands that only read and record.
+   */
+  secrets?: 'require' | 'if-set';
 }
 
 type Path = ReadonlyArray<PropertyKey>;
@@ -39,6 +45,7 @@ function configKeys(path: Path, data: unknown): readonly string[] {
   const [section, name, field] = path;
   if (path.length === 0) return Object.keys(ConfigFile.shape);
   if (section === 'tokens' && path.length === 1) return ['file'];
+  if (section === 'intake' && path.length === 1) return Object.keys(IntakeLimits.shape);
   if (section === 'secrets' && path.length === 2) return REF_KEYS;
   if (section === 'sinks' && path.length === 2) {
     const type = valueAt(data, ['sinks', name!, 'type']);
@@ -76,13 +83,14 @@ async function read(path: string): Promise<{ text: string } | { why: string }> {
   }
 }
 
-async function resolveSecrets(src: YamlSource, raw: unknown, ctx: ResolveContext, problems: Problem[]): Promise<Record<string, string>> {
+async function resolveSecrets(src: YamlSource, raw: unknown, ctx: ResolveContext, problems: Problem[], unresolved: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, rawRef] of entries(raw)) {
     const ref = SecretRef.safeParse(rawRef);
     if (!ref.success) continue;
     const r = await resolveValue(ref.data, ctx);
     if (r.ok) out[name] = r.value;
+    else if (mayStayUnresolved(r, ctx)) unresolved.push(`secrets.${name}`);
     else problems.push(src.problem(['secrets', name, r.at], r.message));
   }
   return out;
@@ -160,8 +168,9 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
   const parsed = ConfigFile.safeParse(data);
   if (!parsed.success) problems.push(...zodIssueProblems(src, parsed.error.issues, { knownKeys: (p) => configKeys(p, data) }));
 
-  const ctx: ResolveContext = { env, baseDir: dirname(abs) };
-  const secrets = await resolveSecrets(src, valueAt(data, ['secrets']), ctx, problems);
+  const ctx: ResolveContext = { env, baseDir: dirname(abs), secrets: opts.secrets ?? 'require' };
+  const unresolved: string[] = [];
+  const secrets = await resolveSecrets(src, valueAt(data, ['secrets']), ctx, problems, unresolved);
   const sinks = await resolveSinks(src, valueAt(data, ['sinks']), ctx, problems);
   checkRoutes(src, data, problems);
   const tokens = await loadTokens(src, data, ctx, cwd, problems);
@@ -171,6 +180,9 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
   return deploymentConfig({
     source: abs,
     env: Object.fromEntries(allowed.map((name) => [name, env[name]!])),
+    envNames: parsed.data.env,
+    intake: { maxRequestBytes: parsed.data.intake.maxRequestSize, maxDepth: parsed.data.intake.maxDepth },
+    unresolved: [...unresolved, ...sinks.unresolved],
     secrets,
     sinks: sinks.sinks,
     routes: parsed.data.routes,

@@ -83,6 +83,40 @@ const SecretName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier: letters, digits and _, not starting with a digit');
 
+const BYTE_UNITS = { b: 1, kb: 1000, kib: 1024, mb: 1000 ** 2, mib: 1024 ** 2 } as const;
+
+/** `262144`, `256KiB`, `300kB`, `1MiB`: a size in bytes. */
+export const ByteSize = z
+  .union([
+    z.int().min(1),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*(B|kB|KB|KiB|MB|MiB)$/i, 'expected a size such as 262144, 256KiB or 1MiB')
+      .transform((v) => {
+        const [, n, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]+)$/i.exec(v)!;
+        return Math.floor(Number(n) * BYTE_UNITS[unit!.toLowerCase() as keyof typeof BYTE_UNITS]);
+      }),
+  ], { error: 'expected a size such as 262144, 256KiB or 1MiB' })
+  .describe('a size: bytes, or a number with B, kB, KiB, MB or MiB');
+
+/** Default cap on one task request, as JSON: far above any real request, far below harm. */
+export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+/** Default cap on how deep a task request may nest (the request object itself is level 1). */
+export const DEFAULT_MAX_REQUEST_DEPTH = 32;
+
+/** Intake limits: what a task request may weigh before anything of it is stored. */
+export const IntakeLimits = z
+  .strictObject({
+    maxRequestSize: ByteSize.default(DEFAULT_MAX_REQUEST_BYTES).describe('largest task request accepted, as JSON; default 256KiB'),
+    maxDepth: z
+      .int()
+      .min(2)
+      .max(1000)
+      .default(DEFAULT_MAX_REQUEST_DEPTH)
+      .describe(`deepest nesting accepted in a task request (the request object is level 1); default ${DEFAULT_MAX_REQUEST_DEPTH}`),
+  })
+  .describe('limits on task requests, checked before anything is stored');
+
 /** `runwarden.yaml` as written. */
 export const ConfigFile = z
   .strictObject({
@@ -103,6 +137,9 @@ export const ConfigFile = z
       .strictObject({ file: z.string().min(1).describe('tokens file, relative to the config file') })
       .optional()
       .describe('API bearer tokens with roles, hashed at rest; default none'),
+    intake: IntakeLimits.default({ maxRequestSize: DEFAULT_MAX_REQUEST_BYTES, maxDepth: DEFAULT_MAX_REQUEST_DEPTH }).describe(
+      'limits on task requests; default 256KiB and 32 levels',
+    ),
   })
   .describe('runwarden deployment config');
 export type ConfigFile = z.infer<typeof ConfigFile>;

@@ -8,13 +8,15 @@ import { resolve as resolvePath } from 'node:path';
 import type { Problem } from '../errors.js';
 import type { ResolvedSink } from './deployment-config.js';
 import type { YamlSource } from './problems.js';
-import { resolveValue, type ResolveContext } from './resolve.js';
+import { mayStayUnresolved, resolveValue, type ResolveContext } from './resolve.js';
 import { PAGERDUTY_EVENTS_URL, Sink, type StringOrRef } from './schema.js';
 
 export interface ResolvedSinks {
   sinks: Record<string, ResolvedSink>;
   /** Values read through `{ env }` / `{ file }`, to be masked like secrets. */
   fromRefs: string[];
+  /** `sinks.NAME.field` of each value left unresolved (`secrets: 'if-set'`); such a field is ''. */
+  unresolved: string[];
 }
 
 /** Standard Webhooks signing secrets: `whsec_` and the base64 of the key. */
@@ -34,7 +36,7 @@ function isHttpUrl(v: string): boolean {
  * fail the schema were reported by it and are skipped. Problems are appended to `problems`.
  */
 export async function resolveSinks(src: YamlSource, raw: unknown, ctx: ResolveContext, problems: Problem[]): Promise<ResolvedSinks> {
-  const out: ResolvedSinks = { sinks: {}, fromRefs: [] };
+  const out: ResolvedSinks = { sinks: {}, fromRefs: [], unresolved: [] };
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return out;
 
   for (const [name, rawSink] of Object.entries(raw)) {
@@ -47,6 +49,11 @@ export async function resolveSinks(src: YamlSource, raw: unknown, ctx: ResolveCo
     const field = async (key: string, v: StringOrRef, check?: (s: string) => string | undefined): Promise<string> => {
       const path = ['sinks', name, key];
       const r = await resolveValue(v, ctx);
+      if (mayStayUnresolved(r, ctx)) {
+        // Kept by name, so outbox rows can still be queued for it; nothing here sends.
+        out.unresolved.push(path.join('.'));
+        return '';
+      }
       if (!r.ok) {
         problems.push(src.problem([...path, r.at], r.message));
         ok = false;

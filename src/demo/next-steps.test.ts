@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextSteps, shellQuote } from './next-steps.js';
+import { nextSteps, tryNextHeading, shellQuote } from './next-steps.js';
 
 const tasks = { completed: 'tsk_c', escalated: 'tsk_e', awaiting: 'tsk_a' };
 
@@ -34,5 +34,13 @@ describe('shellQuote', () => {
     expect(shellQuote('./.runwarden/db')).toBe('./.runwarden/db');
     expect(shellQuote('postgres://u@h:5432/db')).toBe('postgres://u@h:5432/db');
     expect(shellQuote("my dir/it's")).toBe(`'my dir/it'\\''s'`);
+  });
+});
+
+describe('tryNextHeading', () => {
+  it('offers --reset only where it works: the embedded database', () => {
+    expect(tryNextHeading('./.runwarden/db', false)).toContain('--reset to start clean');
+    expect(tryNextHeading('postgres://u@h/db', true)).not.toContain('--reset');
+    expect(tryNextHeading('postgres://u@h/db', true)).toMatch(/^\nTry next, in a second terminal \(the demo's tasks stay in the database; run the demo again to add more\):\n\n$/);
   });
 });

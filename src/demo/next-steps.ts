@@ -50,3 +50,13 @@ export function nextSteps(o: NextStepOptions): string {
   // Two lines per command: a long command with its note beside it would wrap on a narrow terminal.
   return rows.map(([cmd, what]) => `  # ${what}\n  ${cmd}\n`).join('');
 }
+
+/**
+ * The line above the commands: where the demo's tasks stay, and how to start clean. `--reset`
+ * empties an embedded database only (on PostgreSQL it is refused), so it is offered only there.
+ */
+export function tryNextHeading(target: string, keep: boolean): string {
+  const postgres = /^postgres(ql)?:\/\//i.test(target);
+  const stay = postgres ? 'the database; run the demo again to add more' : `${target}; run the demo again to add more, --reset to start clean`;
+  return `\nTry next${keep ? ', in a second terminal' : ''} (the demo's tasks stay in ${stay}):\n\n`;
+}

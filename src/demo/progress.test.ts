@@ -45,4 +45,18 @@ describe('progressView', () => {
     const line = out[0]!.replace('\r\x1b[2K', '').replace('\n', '');
     expect(line.length).toBeLessThanOrEqual(39);
   });
+
+  it('prints the lines of one reading in time order across tasks, each task in its ledger order', () => {
+    const out: string[] = [];
+    const view = progressView({ write: (t) => out.push(t), tty: false, color: false }, DEMO_SCENARIOS, at.getTime());
+    const later = (ms: number) => new Date(at.getTime() + ms);
+    const moveAt = (seq: number, ms: number, from: string, to: string): EventRow => ({ seq, at: later(ms), type: 'state.changed', step: null, actor: 'worker', data: { from, to } });
+    view.update([
+      { scenario: DEMO_SCENARIOS[0]!, task: task('completed', { id: 'tsk_a' }), fresh: [moveAt(2, 100, 'queued', 'running'), moveAt(5, 3000, 'running', 'completed')] },
+      { scenario: DEMO_SCENARIOS[2]!, task: task('running', { id: 'tsk_b' }), fresh: [moveAt(2, 100, 'queued', 'running'), moveAt(3, 900, 'running', 'retry_scheduled'), moveAt(4, 1500, 'retry_scheduled', 'running')] },
+    ]);
+    const lines = out.join('').trimEnd().split('\n');
+    expect(lines.map((l) => /\+ *([\d.]+)s/.exec(l)![1])).toEqual(['0.1', '0.1', '0.9', '1.5', '3.0']);
+    expect(lines.map((l) => /tsk_\w/.exec(l)![0])).toEqual(['tsk_a', 'tsk_b', 'tsk_b', 'tsk_b', 'tsk_a']);
+  });
 });

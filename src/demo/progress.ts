@@ -143,25 +143,32 @@ function ttyView(out: ProgressOutput, scenarios: readonly ProgressSubject[]): Pr
   };
 }
 
-/** A view that prints one line per state change (for pipes and logs). */
+/**
+ * A view that prints one line per state change (for pipes and logs). The lines of one reading
+ * are printed in time order across tasks, not task by task: a log reads as a timeline.
+ */
 function plainView(out: ProgressOutput, scenarios: readonly ProgressSubject[], startedAt: number): ProgressView {
   const keyWidth = Math.max(...scenarios.map((s) => s.key.length));
   const rejectedShown = new Set<string>();
   const line = (at: number, scenario: ProgressSubject, task: TaskRow, text: string) =>
-    out.write(`  +${seconds(Math.max(0, at - startedAt)).padStart(5)}  ${scenario.key.padEnd(keyWidth)}  ${task.id}  ${text}\n`);
+    `  +${seconds(Math.max(0, at - startedAt)).padStart(5)}  ${scenario.key.padEnd(keyWidth)}  ${task.id}  ${text}\n`;
   return {
     update(tasks) {
-      for (const { scenario, task, fresh } of tasks) {
+      const lines: Array<{ at: number; seq: number; order: number; text: string }> = [];
+      tasks.forEach(({ scenario, task, fresh }, order) => {
         if (task.state === 'rejected' && !rejectedShown.has(task.id)) {
           rejectedShown.add(task.id);
-          line(task.createdAt.getTime(), scenario, task, `rejected: ${reasonFor('rejected', null, task, [])}`);
+          lines.push({ at: task.createdAt.getTime(), seq: 0, order, text: line(task.createdAt.getTime(), scenario, task, `rejected: ${reasonFor('rejected', null, task, [])}`) });
         }
         for (const { move, withMove } of moves(fresh)) {
           const to = String(move.data.to) as TaskState;
           const why = reasonFor(to, move.step, task, withMove);
-          line(move.at.getTime(), scenario, task, `${String(move.data.from)} -> ${paint(out, to, to)}${why ? `  (${why})` : ''}`);
+          lines.push({ at: move.at.getTime(), seq: move.seq, order, text: line(move.at.getTime(), scenario, task, `${String(move.data.from)} -> ${paint(out, to, to)}${why ? `  (${why})` : ''}`) });
         }
-      }
+      });
+      // Stable on ties: one task's moves keep their ledger order, tasks their listed order.
+      lines.sort((a, b) => a.at - b.at || a.order - b.order || a.seq - b.seq);
+      if (lines.length) out.write(lines.map((l) => l.text).join(''));
     },
   };
 }

@@ -25,7 +25,7 @@ import { isPostgresUrl, openDb, type Db } from '../store/db.js';
 import { latestPacket } from '../store/packets.js';
 import { getTask, listEvents, listTasks, type TaskRow } from '../store/tasks.js';
 import { keepRunning, releasesBetweenVisits } from './keep-running.js';
-import { nextSteps, shellQuote, type NextStepTasks } from './next-steps.js';
+import { nextSteps, shellQuote, tryNextHeading, type NextStepTasks } from './next-steps.js';
 import { packetsFileFor, resetDemoData } from './demo-data.js';
 import { intro, keepHints, SUBMITTED } from './messages.js';
 import { progressView, type ProgressOutput, type TaskProgress } from './progress.js';
@@ -196,7 +196,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (o.db !== undefined && resolve(o.db) !== resolve(DEMO_DEFAULT_DB)) flags.push(`--db ${shellQuote(o.db)}`);
     // The commands load runbooks from ./runbooks by default; elsewhere they need to be told.
     if (resolve(runbooksDir) !== resolve('runbooks')) flags.push(`--runbooks ${shellQuote(runbooksDir)}`);
-    out.write(`\nTry next${keep ? ', in a second terminal' : ''} (the demo's tasks stay in ${isPostgresUrl(target) ? 'the database' : target}; run the demo again to add more, --reset to start clean):\n\n`);
+    out.write(tryNextHeading(target, keep));
     out.write(nextSteps({ tasks: ids, flags, has: o.has ?? (() => true), keep }));
     if (!keep) {
       out.write(

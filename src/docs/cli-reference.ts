@@ -7,6 +7,8 @@
 import { Command, type Option } from 'commander';
 import { buildProgram } from '../cli/main.js';
 import { withCommon } from '../cli/common.js';
+import { SUBMIT_EXAMPLE } from '../cli/commands/submit.js';
+import { taskRequestFields } from '../orchestrator/intake.js';
 import { cell, code, generatedNotice, sentence, table } from './markdown.js';
 
 /**
@@ -101,6 +103,21 @@ function defaultText(v: unknown): string {
   return typeof v === 'string' ? code(v) : code(JSON.stringify(v));
 }
 
+/** The task request `submit` takes: every field (from the intake schema) and the example `submit --help` shows. */
+function taskRequestSection(): string[] {
+  return [
+    '#### The task request',
+    '',
+    'One JSON object; `runwarden submit --help` prints the same.',
+    '',
+    table(['field', 'required', 'what'], taskRequestFields().map((f) => [code(f.name), f.required ? 'yes' : 'no', sentence(f.description)])),
+    '```sh',
+    SUBMIT_EXAMPLE,
+    '```',
+    '',
+  ];
+}
+
 /**
  * The whole of docs/cli-reference.md: exit codes, the common options, every registered command
  * with its arguments and options, and the promised commands not built yet. Ends with a newline.
@@ -143,6 +160,7 @@ export async function cliReference(): Promise<string> {
     }
     const takesCommon = common.every((k) => c.options.some((o) => o.long === k.long && o.description === k.description));
     if (takesCommon) out.push('Takes the [common options](#common-options).', '');
+    if (c.name === 'submit') out.push(...taskRequestSection());
   }
   if (missing.length) {
     out.push(

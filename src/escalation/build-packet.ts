@@ -8,6 +8,7 @@ import type { EscalationReason } from '../lifecycle/vocabulary.js';
 import type { EscalationInfo } from '../store/tasks.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import { createMasker, MASK, type Masker } from '../secrets/mask.js';
+import { maskPaths, sensitiveValues } from '../secrets/sensitive.js';
 import { clipText, isoOrNull, type AttemptRecord, type LedgerEvent, type PacketStepRecord, type PacketTask } from './packet-input.js';
 import { agentOf, attemptsOf, evidenceOf, progressOf, sideEffectsOf } from './packet-parts.js';
 import { PACKET_VERSION, type Packet, type PacketSeverity } from './packet-schema.js';
@@ -98,28 +99,10 @@ function summaryOf(plan: CompiledRunbook | undefined, runbook: string, input: Re
 }
 
 /** A copy of `input` with each sensitive dotted path replaced by the mask. */
-export function maskSensitive(input: Record<string, unknown>, paths: readonly string[]): Record<string, unknown> {
-  const out = structuredClone(input);
-  for (const path of paths) {
-    const keys = path.split('.');
-    let node: unknown = out;
-    for (const k of keys.slice(0, -1)) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
-    const last = keys[keys.length - 1]!;
-    if (node && typeof node === 'object' && last in (node as object)) (node as Record<string, unknown>)[last] = MASK;
-  }
-  return out;
-}
+export const maskSensitive = maskPaths;
 
-/** The values at the sensitive paths (masked by value elsewhere in the packet too: an API may echo them). */
-export function sensitiveValues(input: Record<string, unknown>, paths: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const path of paths) {
-    let node: unknown = input;
-    for (const k of path.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[k] : undefined;
-    if (typeof node === 'string' || typeof node === 'number') out.push(String(node));
-  }
-  return out;
-}
+/** The values at the sensitive paths (kept here for callers that read them from the packet builder). */
+export { sensitiveValues };
 
 const asRecord = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 

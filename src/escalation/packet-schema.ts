@@ -210,7 +210,8 @@ export type PacketAdvice = NonNullable<PacketRecommendation['advice']>;
 export function packetJsonSchema(): Record<string, unknown> {
   const out = z.toJSONSchema(PacketSchema, { target: 'draft-07', io: 'output', unrepresentable: 'any' }) as Record<string, unknown>;
   delete out.$schema;
-  return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'runwarden escalation packet (v1)', ...out };
+  // A stable name for the document, not a place to fetch it from.
+  return { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'urn:runwarden:schema:packet:v1', title: 'runwarden escalation packet (v1)', ...out };
 }
 
 /**

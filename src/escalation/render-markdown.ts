@@ -5,6 +5,7 @@
  * lines, commands in code blocks so they copy whole.
  */
 import type { EscalationReason } from '../lifecycle/vocabulary.js';
+import type { PacketNow } from './packet-now.js';
 import type { Packet, PacketAttempt, PacketEvidence, PacketSideEffect } from './packet-schema.js';
 
 /** Headline words per reason kind. */
@@ -169,14 +170,28 @@ function agent(p: Packet): string[] {
   return lines;
 }
 
-function next(p: Packet): string[] {
+/** Before everything, when the task has moved on since the packet: what it is now, and who moved it. */
+function movedOn(p: Packet, now: PacketNow | undefined): string[] {
+  if (!now) return [];
+  const how = now.action ? `, after ${code(now.action.name)} by ${esc(now.action.operator)} (${esc(now.action.reason)})` : '';
+  const since = now.since ? ` since ${when(now.since)}` : '';
+  const allowed = now.allowed.length ? `Allowed now: ${now.allowed.join(', ')}.` : 'No action is allowed now: the task is closed.';
+  return [
+    `> **The task has moved on: it is ${now.state} now${since}, by ${esc(now.by)}${how}.** This packet is from ${when(p.createdAt)}, when it was ${p.state}. ${allowed}`,
+    '',
+  ];
+}
+
+function next(p: Packet, now: PacketNow | undefined): string[] {
   const r = p.recommendation;
   const lines = ['', '## Next', '', r.action ? `**${r.action}**: ${esc(r.why)}` : esc(r.why)];
   // Labelled as the model's, under the rule text it never replaces: a reader can weigh it.
   if (r.advice) lines.push('', `Suggested wording by the model ${code(r.advice.model)}: ${esc(r.advice.text)}`);
   if (r.ownerNote) lines.push('', `Runbook owner: ${esc(r.ownerNote)}`);
   for (const c of r.commands) lines.push('', '```sh', c, '```');
-  lines.push('', p.allowedActions.length ? `Allowed now: ${p.allowedActions.join(', ')}` : 'No action is allowed: the task is closed.');
+  const allowed = p.allowedActions.length ? p.allowedActions.join(', ') : '';
+  if (now) lines.push('', `Allowed when this packet was written: ${allowed || 'nothing'} (see the top for now)`);
+  else lines.push('', allowed ? `Allowed now: ${allowed}` : 'No action is allowed: the task is closed.');
   return lines;
 }
 
@@ -188,7 +203,10 @@ function footer(p: Packet): string[] {
   return lines;
 }
 
-/** The packet as Markdown, ending with a newline. */
-export function renderPacketMarkdown(p: Packet): string {
-  return [...header(p), ...changed(p), ...tried(p), ...evidence(p), ...agent(p), ...next(p), ...footer(p)].join('\n') + '\n';
+/**
+ * The packet as Markdown, ending with a newline. With `now` (packet-now.ts), the task moved on
+ * since the packet: it says so first, and the actions of the packet's time are labelled as such.
+ */
+export function renderPacketMarkdown(p: Packet, now?: PacketNow): string {
+  return [...movedOn(p, now), ...header(p), ...changed(p), ...tried(p), ...evidence(p), ...agent(p), ...next(p, now), ...footer(p)].join('\n') + '\n';
 }

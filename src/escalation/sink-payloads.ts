@@ -153,3 +153,27 @@ export function slackRequest(sink: Extract<ResolvedSink, { type: 'slack' }>, d: 
 export function fileLine(d: Delivery): string {
   return `${JSON.stringify(d.packet)}\n`;
 }
+
+/** The sink types whose payload `runwarden packet --format <type>` prints. */
+export const PAYLOAD_FORMATS = ['slack', 'pagerduty', 'webhook'] as const;
+export type PayloadFormat = (typeof PAYLOAD_FORMATS)[number];
+
+/** Stands in for credentials a printed payload must not carry. */
+const HIDDEN = '***';
+
+/**
+ * The body a sink of this type receives for the packet's trigger, byte for byte, built by the
+ * same functions delivery uses. The one credential a body carries (PagerDuty's routing key) is
+ * shown as `***`; URLs and the webhook signature are not part of a body.
+ */
+export function payloadFor(format: PayloadFormat, packet: Packet, now: Date): string {
+  const d: Delivery = { kind: 'trigger', packet };
+  switch (format) {
+    case 'slack':
+      return slackRequest({ name: 'slack', type: 'slack', url: HIDDEN }, d).body;
+    case 'pagerduty':
+      return pagerdutyRequest({ name: 'pagerduty', type: 'pagerduty', routingKey: HIDDEN, url: HIDDEN }, d).body;
+    case 'webhook':
+      return webhookRequest({ name: 'webhook', type: 'webhook', url: HIDDEN, secret: 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, d, now).body;
+  }
+}

@@ -72,7 +72,10 @@ export class Draft {
     r.status = status;
     if (status === 'running') r.startedAt ??= this.nowIso;
     if (status !== 'running' && status !== 'pending') r.finishedAt = this.nowIso;
+    // A note belongs to the status it came with: a later status without one clears it, so a
+    // step that succeeded on its second attempt does not show the first attempt's error.
     if (note !== undefined) r.note = note;
+    else delete r.note;
     this.touched = true;
   }
 

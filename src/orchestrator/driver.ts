@@ -21,6 +21,7 @@ import type { Db } from '../store/db.js';
 import { isDatabaseUnavailable, pause, reconnectDelay } from '../store/outage.js';
 import { getTask, writeLanded, type EscalationInfo, type TaskRow } from '../store/tasks.js';
 import { hashToken, newToken } from '../ids.js';
+import { recordMask } from '../secrets/sensitive.js';
 import { decide } from './decide.js';
 import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
@@ -131,7 +132,6 @@ export async function persist(
 
 /** Runs a claimed task until it leaves the worker's hands. Returns the last state written. */
 export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: DriveControl): Promise<TaskRow> {
-  const mask = deps.mask ?? (<T>(v: T) => v);
   const log = deps.logger.child({ taskId: claimed.id });
   const lease = leaseOf(claimed);
   let task = claimed;
@@ -140,6 +140,8 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
   const plan = await retryRead(() => planFor(deps, task), retrying);
   const transitions = transitionLog(log, plan, task);
   if (!plan) return stopWithoutPlan(deps, task, lease, control, transitions);
+  // The deployment's secrets and this task's sensitive inputs, in everything recorded.
+  const mask = recordMask(deps.mask, task.input, plan.sensitiveInputs);
 
   const open = await retryRead(() => openAttempts(deps.db, task.id), retrying);
   let event: OrchestratorEvent = {

@@ -2,27 +2,50 @@
  * Intake: a task request becomes a `queued` task, or a `rejected` one stored with every reason
  * (unknown class, invalid input with JSON paths, a guard's denial). Nothing is dropped silently
  * and nothing runs for a rejected request.
+ *
+ * Refused before anything is stored: a request over the intake limits (intake-limits.ts), a
+ * request for a task class whose runbook does not load (fixing the runbook makes the same request
+ * good, so nothing should hold its externalRef meanwhile), and a different request under an
+ * externalRef that already names a task. The same request again returns that task, the way
+ * payment APIs treat a repeated idempotency key.
  */
 import { z } from 'zod';
+import { DEFAULT_INTAKE_LIMITS, type IntakeLimits } from '../config/deployment-config.js';
 import { RunwardenError, type Problem } from '../errors.js';
 import { newId } from '../ids.js';
+import type { UnavailableRunbook } from '../runbook/load.js';
 import type { CompiledRunbook, ExprContext, RunbookSet } from '../runbook/plan.js';
 import type { Db } from '../store/db.js';
-import { insertTask } from '../store/intake.js';
+import { insertTask, taskByExternalRef, type NewTask } from '../store/intake.js';
 import { saveRunbookVersion } from '../store/runbook-versions.js';
 import type { StepRecord, TaskRow } from '../store/tasks.js';
+import { checkRequestLimits, checkRequestTextSize } from './intake-limits.js';
 import { WAKE_CHANNEL } from './wake.js';
 
 export const TaskRequest = z
   .strictObject({
-    taskClass: z.string().min(1).describe('the task class a runbook lists under taskClasses'),
-    externalRef: z.string().min(1).max(200).optional().describe('the ticket or work order; a second request with the same ref returns the existing task'),
-    requestedBy: z.string().min(1).max(200).optional().describe('who asked: a queue, a person, a scheduler'),
-    input: z.record(z.string(), z.unknown()).default({}).describe("the task's parameters, checked against the runbook's input schema"),
-    priority: z.int().min(-1000).max(1000).default(0).describe('higher runs first; default 0'),
+    taskClass: z.string().min(1).describe('the task class a runbook lists under taskClasses (service.restart, order.onboard, ...)'),
+    externalRef: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('the ticket or work order (INC-4211), up to 200 characters; the same request again returns its task, a different one under the same ref is refused'),
+    requestedBy: z.string().min(1).max(200).optional().describe('who asked: a queue, a person, a scheduler (queue:ops), up to 200 characters; shown in show and packets'),
+    input: z.record(z.string(), z.unknown()).default({}).describe("the task's parameters, an object checked against the runbook's input schema; default {}"),
+    priority: z.int().min(-1000).max(1000).default(0).describe('a whole number from -1000 to 1000; higher is claimed first; default 0'),
   })
   .describe('A task request (interfaces.md, "Task request")');
 export type TaskRequest = z.infer<typeof TaskRequest>;
+
+/** The task request's fields in order, each with whether it is required and what it is. */
+export function taskRequestFields(): Array<{ name: string; required: boolean; description: string }> {
+  return Object.entries(TaskRequest.shape).map(([name, field]) => ({
+    name,
+    required: !field.safeParse(undefined).success,
+    description: field.description ?? '',
+  }));
+}
 
 export const REJECTION_KINDS = ['invalid_request', 'unknown_class', 'invalid_input', 'off_policy'] as const;
 export type RejectionKind = (typeof REJECTION_KINDS)[number];
@@ -38,14 +61,23 @@ export interface IntakeOptions {
   secrets: Record<string, string>;
   /** Ledger actor; default `intake`. */
   actor?: string;
+  /** Size and depth caps (runwarden.yaml `intake:`). Default 256 KiB and 32 levels. */
+  limits?: IntakeLimits;
 }
+
+/** Runbooks for intake: the loaded set, and the task classes of files that did not load. */
+export type IntakeRunbooks = RunbookSet & { unavailable?: ReadonlyMap<string, UnavailableRunbook> };
 
 function zodProblems(err: z.ZodError, prefix = ''): Problem[] {
   return err.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(request)', message: i.message }));
 }
 
-/** Parses request JSON text; malformed JSON is an error and nothing is stored. */
-export function parseRequestText(text: string, source = 'request'): unknown {
+/**
+ * Parses request JSON text; malformed JSON, or text over the size limit, is an error and nothing
+ * is stored. The size is checked before parsing: a huge text costs no parse.
+ */
+export function parseRequestText(text: string, source = 'request', limits: IntakeLimits = DEFAULT_INTAKE_LIMITS): unknown {
+  checkRequestTextSize(text, limits, source);
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -66,12 +98,82 @@ function guardProblems(runbook: CompiledRunbook, ctx: ExprContext): Problem[] {
   return problems;
 }
 
-export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown, opts: IntakeOptions): Promise<{ task: TaskRow; created: boolean; rejection?: Rejection }> {
+/** What the request would store, in the columns an existing task is compared on. */
+type Comparable = Pick<NewTask, 'taskClass' | 'requestedBy' | 'input' | 'priority'>;
+
+/** JSON with object keys sorted: two values are the same request part when these are equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The input paths whose values differ (a few, by name only: a value may be sensitive). */
+function inputDifferences(a: Record<string, unknown>, b: Record<string, unknown>, prefix = 'input', out: string[] = []): string[] {
+  for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
+    if (out.length >= 5) break;
+    const [x, y] = [a[k], b[k]];
+    if (canonical(x) === canonical(y)) continue;
+    const both = x !== null && y !== null && typeof x === 'object' && typeof y === 'object' && !Array.isArray(x) && !Array.isArray(y);
+    if (both) inputDifferences(x as Record<string, unknown>, y as Record<string, unknown>, `${prefix}.${k}`, out);
+    else out.push(`${prefix}.${k}`);
+  }
+  return out;
+}
+
+/** The fields in which `next` differs from the task `existing` was created from. */
+export function requestDifferences(existing: TaskRow, next: Comparable): string[] {
+  const out: string[] = [];
+  if (existing.taskClass !== next.taskClass) out.push('taskClass');
+  if (existing.requestedBy !== next.requestedBy) out.push('requestedBy');
+  if (existing.priority !== next.priority) out.push('priority');
+  if (canonical(existing.input) !== canonical(next.input)) out.push(...inputDifferences(existing.input, next.input));
+  return out;
+}
+
+/**
+ * The existing task when `next` is the same request, or a conflict naming what differs. Values
+ * are not quoted (an input may be sensitive), except the task classes, which are no secret.
+ */
+function sameRequestOrConflict(existing: TaskRow, next: Comparable): { task: TaskRow; created: false } {
+  const differs = requestDifferences(existing, next);
+  if (!differs.length) return { task: existing, created: false };
+  const classes = differs.includes('taskClass') ? ` (it is ${existing.taskClass}, this request is ${next.taskClass})` : '';
+  const rejected = existing.state === 'rejected' ? '; that task was rejected, so a corrected request needs a new externalRef' : '';
+  throw new RunwardenError(
+    'EXTERNAL_REF_CONFLICT',
+    `externalRef ${existing.externalRef} already names task ${existing.id} (${existing.state}), created from a different request: ${differs.join(', ')} differ${differs.length === 1 ? 's' : ''}${classes}. ` +
+      `The same request again returns that task; a different one needs its own externalRef${rejected}`,
+    { details: { taskId: existing.id, state: existing.state, externalRef: existing.externalRef, differs } },
+  );
+}
+
+/**
+ * Takes one task request: refuses it before anything is stored when it is over the limits, when
+ * its externalRef names a task made from a different request, or when its class's runbook does
+ * not load; otherwise stores it `queued` or `rejected` (see the module comment). A repeated
+ * request returns the existing task with `created: false`.
+ */
+export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unknown, opts: IntakeOptions): Promise<{ task: TaskRow; created: boolean; rejection?: Rejection }> {
+  checkRequestLimits(request, opts.limits ?? DEFAULT_INTAKE_LIMITS);
   const actor = opts.actor ?? 'intake';
   const id = newId('tsk');
   const parsed = TaskRequest.safeParse(request);
   const raw = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
+  const comparable: Comparable = {
+    taskClass: parsed.success ? parsed.data.taskClass : (str(raw.taskClass) ?? '(none)'),
+    requestedBy: parsed.success ? (parsed.data.requestedBy ?? null) : str(raw.requestedBy),
+    input: parsed.success ? parsed.data.input : typeof raw.input === 'object' && raw.input !== null && !Array.isArray(raw.input) ? (raw.input as Record<string, unknown>) : {},
+    priority: parsed.success ? parsed.data.priority : 0,
+  };
+  const externalRef = parsed.success ? (parsed.data.externalRef ?? null) : str(raw.externalRef);
+  // A repeat is answered from the task it repeats, whatever the runbooks look like now.
+  const prior = externalRef ? await taskByExternalRef(db, externalRef) : undefined;
+  if (prior) return withRejection(sameRequestOrConflict(prior, comparable));
+
   let rejection: Rejection | undefined;
   let runbook: CompiledRunbook | undefined;
   let req: TaskRequest | undefined;
@@ -80,6 +182,15 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
   } else {
     req = parsed.data;
     runbook = runbooks.byTaskClass.get(req.taskClass);
+    const broken = runbook ? undefined : runbooks.unavailable?.get(req.taskClass);
+    if (broken) {
+      const which = broken.id ? `runbook ${broken.id} (${broken.file})` : `runbook file ${broken.file}`;
+      throw new RunwardenError(
+        'RUNBOOK_INVALID',
+        `task class ${req.taskClass} is not available: its ${which} has ${broken.problems.length} problem(s); fix it (runwarden validate) and send the request again`,
+        { problems: broken.problems, details: { taskClass: req.taskClass, file: broken.file } },
+      );
+    }
     if (!runbook) {
       const known = [...runbooks.byTaskClass.keys()].sort();
       rejection = { kind: 'unknown_class', problems: [{ path: 'taskClass', message: `no runbook handles task class ${req.taskClass}; known classes: ${known.join(', ') || 'none'}` }] };
@@ -102,25 +213,24 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
       }
     }
   }
-  const taskClass = req?.taskClass ?? str(raw.taskClass) ?? '(none)';
   const steps: Record<string, StepRecord> = {};
   if (runbook && !rejection) for (const s of runbook.steps) steps[s.id] = { status: 'pending', attempts: 0, captures: {} };
-  const input = req?.input ?? (typeof raw.input === 'object' && raw.input !== null && !Array.isArray(raw.input) ? (raw.input as Record<string, unknown>) : {});
   // The version the task starts with is stored first: the task runs on it to the end.
   const accepted = runbook && !rejection ? runbook : undefined;
   if (accepted) await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, opts.now);
+  // The plan's steps and which inputs are sensitive go into the ledger with the acceptance, so a
+  // view shows the steps in order and masks the inputs without loading the runbooks (and still
+  // does once the runbook is no longer loaded).
+  const plan = accepted ? { steps: accepted.steps.map((s) => s.id), sensitiveInputs: [...accepted.sensitiveInputs] } : {};
   const result = await insertTask(
     db,
     {
       id,
-      externalRef: req?.externalRef ?? str(raw.externalRef),
-      taskClass,
+      externalRef,
+      ...comparable,
       runbookId: runbook?.id ?? null,
       runbookVersion: runbook?.version ?? null,
       runbookHash: accepted?.hash ?? null,
-      requestedBy: req?.requestedBy ?? str(raw.requestedBy),
-      input,
-      priority: req?.priority ?? 0,
       state: rejection ? 'rejected' : 'queued',
       steps,
       retryLimit: runbook && !rejection ? runbook.policy.retryBudget : 0,
@@ -128,11 +238,16 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
       rejection: rejection ?? null,
       event: rejection
         ? { type: 'intake.rejected', actor, data: { kind: rejection.kind, problems: rejection.problems } }
-        : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass } },
+        : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan } },
     },
     opts.now,
   );
-  if (result.created && !rejection) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
-  const storedRejection = result.task.state === 'rejected' ? (result.task.rejection as Rejection) : undefined;
-  return { ...result, ...(storedRejection ? { rejection: storedRejection } : {}) };
+  // Another request with this ref won the insert meanwhile: the same rule as a repeat.
+  if (!result.created) return withRejection(sameRequestOrConflict(result.task, comparable));
+  if (!rejection) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
+  return withRejection(result);
+}
+
+function withRejection(r: { task: TaskRow; created: boolean }): { task: TaskRow; created: boolean; rejection?: Rejection } {
+  return r.task.state === 'rejected' ? { ...r, rejection: r.task.rejection as Rejection } : r;
 }

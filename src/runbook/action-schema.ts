@@ -21,7 +21,8 @@ export const KEBAB_CASE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const CAPTURE_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /** A duration string (`500ms`, `10s`, `2m`, `1h`, `1d`), converted to milliseconds by the compiler. */
-export const Duration = z.string().regex(DURATION_PATTERN, { error: `expected a duration: ${DURATION_HINT}` });
+// A bare number (`within: 5`) is the usual slip: its message names the unit it lacks.
+export const Duration = z.string({ error: `expected a duration with its unit (5s, not 5): ${DURATION_HINT}` }).regex(DURATION_PATTERN, { error: `expected a duration: ${DURATION_HINT}` });
 
 /** A CEL expression over `input`, `task`, `steps`, `env`, `secrets`. */
 export const CelExpr = z.string().min(1, { error: 'expected a CEL expression, got an empty string' });

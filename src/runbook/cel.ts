@@ -11,6 +11,7 @@
  */
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 import { RunwardenError } from '../errors.js';
+import { compileHint, evalHint } from './cel-hints.js';
 import type { ExprContext, Expr } from './plan.js';
 
 /**
@@ -80,7 +81,8 @@ function toCelError(err: unknown, source: string): CelError {
   const summary = e?.summary ?? e?.message?.split('\n')[0] ?? String(err);
   const offset = Math.min(Math.max(0, e?.range?.start ?? 0), source.length);
   if (e?.code === 'unknown_variable' && /\bresult\b/.test(summary)) return { message: `${summary}: ${RESULT_HINT}`, offset };
-  return { message: summary, offset };
+  const hint = compileHint(summary, source);
+  return { message: hint ? `${summary}: ${hint}` : summary, offset };
 }
 
 /** Every `name`, `name.member` and `name['member']` the expression reads. */
@@ -171,7 +173,7 @@ function evaluateParsed(parsed: Parsed, source: string, ctx: ExprContext, scope:
     return fromCel(parsed(celContext(ctx, scope)));
   } catch (err) {
     const e = err as { summary?: string; message?: string; code?: string };
-    const why = e.summary ?? e.message?.split('\n')[0] ?? String(err);
+    const why = evalHint(e, source, ctx.env) ?? e.summary ?? e.message?.split('\n')[0] ?? String(err);
     throw new RunwardenError('EXPRESSION_FAILED', `expression \`${source}\` failed: ${why}`, {
       details: { expression: source, ...(e.code ? { celCode: e.code } : {}) },
       cause: err,

@@ -21,6 +21,12 @@ function draft7(schema: z.ZodType): JsonObject {
   return out;
 }
 
+/**
+ * The schema's `$id`: a stable name, not a place to fetch it from. Editors are given a path or
+ * URL (docs/runbook-guide.md, "Editor support").
+ */
+export const RUNBOOK_SCHEMA_ID = 'urn:runwarden:schema:runbook:v1';
+
 /** The runbook JSON Schema, draft-07. Deterministic: the same source gives the same document. */
 export function runbookJsonSchema(): JsonObject {
   const root = z.toJSONSchema(RunbookSchema, { target: 'draft-07', unrepresentable: 'any' }) as JsonObject;
@@ -32,7 +38,7 @@ export function runbookJsonSchema(): JsonObject {
   }));
   addClauses(root, clauses);
   for (const d of Object.values(definitions)) addClauses(d, clauses);
-  return { $schema: 'http://json-schema.org/draft-07/schema#', title: 'runwarden runbook (format v1)', ...root, definitions };
+  return { $schema: 'http://json-schema.org/draft-07/schema#', $id: RUNBOOK_SCHEMA_ID, title: 'runwarden runbook (format v1)', ...root, definitions };
 }
 
 /** Adds the clauses to every object schema (at any depth) that has `action` and `with` properties. */

@@ -1,13 +1,15 @@
 /**
  * Loading runbooks: YAML text -> schema -> checks -> compiled plan, every problem located at its
  * `file:line:col`, all of them reported rather than the first. A runbook with any problem is left
- * out of the set; a set-level problem (two runbooks claiming one task class) is reported on the
- * later file.
+ * out of the set, and only it: the others keep working, and the task classes the broken file
+ * names are listed as unavailable with its problems, so intake can say why instead of "unknown
+ * class". A set-level problem (two runbooks claiming one task class) is reported on the later file.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Problem } from '../errors.js';
 import type { PluginRegistry } from './action-schema.js';
+import { envReferences, unlistedEnvFinding } from './env-refs.js';
 import { checkRunbook } from './checks.js';
 import { compileRunbook } from './compile.js';
 import type { CompiledRunbook, RunbookSet } from './plan.js';
@@ -18,12 +20,34 @@ import { describeValue, zodFindings } from './zod-findings.js';
 export interface LoadOptions {
   /** Plugin actions of the deployment: their `with` is validated and their `changes` used. */
   plugins?: PluginRegistry;
+  /**
+   * The deployment config's `env:` names and its file: a runbook that reads an `env.NAME` not
+   * listed there gets a problem (it could never see the variable). Default: not checked (no
+   * config to check against).
+   */
+  env?: { listed: readonly string[]; configFile: string };
+}
+
+/** A runbook file that did not load: which task classes it names and why it is out. */
+export interface UnavailableRunbook {
+  file: string;
+  /** Its `runbook:` id, when the file says one. */
+  id?: string;
+  problems: Problem[];
 }
 
 export interface LoadResult {
   set: RunbookSet;
   problems: Problem[];
+  /** Task class -> the broken runbook that names it (only classes no loaded runbook serves). */
+  unavailable: Map<string, UnavailableRunbook>;
 }
+
+/**
+ * Files a runbooks folder may hold that are not runbooks: the deployment config beside them is a
+ * common layout, and parsing it as a runbook buried the real problems under its own.
+ */
+export const NOT_RUNBOOKS: readonly string[] = ['runwarden.yaml', 'runwarden.yml'];
 
 interface FileResult {
   runbook?: CompiledRunbook;
@@ -50,6 +74,17 @@ function compileFile(text: string, file: string, opts: LoadOptions): FileResult 
   } catch (err) {
     // A loader bug must not hide the file's other problems, nor crash `validate`.
     return { problems: [{ file, line: 1, col: 1, path: '', message: `internal error while checking: ${(err as Error).message}` }], source };
+  }
+  if (opts.env) {
+    const listed = opts.env.listed;
+    // One problem per variable and field: `has(env.X) && env.X == ...` is one mistake, not two.
+    const seen = new Set<string>();
+    for (const ref of envReferences(value)) {
+      const key = `${ref.path.join('.')}\u0000${ref.name}`;
+      if (listed.includes(ref.name) || seen.has(key)) continue;
+      seen.add(key);
+      findings.push(unlistedEnvFinding(ref, listed, opts.env.configFile));
+    }
   }
   const problems = sortProblems(dedupe(findings.map((f) => source.locate(f))));
   if (problems.length) return { problems, source };
@@ -95,7 +130,7 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
   for (const p of paths) {
     try {
       if ((await stat(p)).isDirectory()) {
-        const names = (await readdir(p)).filter((n) => ['.yaml', '.yml'].includes(extname(n))).sort();
+        const names = (await readdir(p)).filter((n) => ['.yaml', '.yml'].includes(extname(n)) && !NOT_RUNBOOKS.includes(n)).sort();
         files.push(...names.map((n) => join(p, n)));
       } else files.push(p);
     } catch (err) {
@@ -117,7 +152,21 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
   }
   problems.push(...setProblems(results));
   const set = buildRunbookSet(results.flatMap((r) => (r.runbook ? [r.runbook] : [])));
-  return { set: opts.plugins ? { ...set, plugins: opts.plugins } : set, problems };
+  const full = opts.plugins ? { ...set, plugins: opts.plugins } : set;
+  return { set: full, problems, unavailable: unavailableClasses(results, full) };
+}
+
+/** The task classes named by files that did not load, when no loaded runbook serves them. */
+function unavailableClasses(results: FileResult[], set: RunbookSet): Map<string, UnavailableRunbook> {
+  const out = new Map<string, UnavailableRunbook>();
+  for (const r of results) {
+    if (r.runbook || !r.source) continue;
+    const value = r.source.value as { runbook?: unknown; taskClasses?: unknown } | null;
+    if (!value || typeof value !== 'object' || !Array.isArray(value.taskClasses)) continue;
+    const entry: UnavailableRunbook = { file: r.source.file, ...(typeof value.runbook === 'string' ? { id: value.runbook } : {}), problems: r.problems };
+    for (const c of value.taskClasses) if (typeof c === 'string' && !set.byTaskClass.has(c) && !out.has(c)) out.set(c, entry);
+  }
+  return out;
 }
 
 function cannotRead(err: unknown): string {

@@ -33,7 +33,9 @@ function issueFindings(issue: Issue, root: AnySchema, rootValue: unknown, prefix
     case 'invalid_type': {
       const field = rel[rel.length - 1];
       if (actual === undefined && typeof field === 'string') return [{ path, message: `missing required field \`${field}\`` }];
-      return [{ path, message: `expected ${article(issue.expected)}; got ${describeValue(actual)}` }];
+      // A schema's own message (a duration says which unit is missing) beats the generic one.
+      const own = issue.message && !/^Invalid input/.test(issue.message) ? issue.message : `expected ${article(issue.expected)}`;
+      return [{ path, message: `${own}; got ${describeValue(actual)}` }];
     }
     case 'invalid_value': {
       const allowed = issue.values.map((v) => String(v));

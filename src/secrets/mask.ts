@@ -12,6 +12,14 @@ export const MASK = '***';
 /** Secret values shorter than this are not masked: masking `abc` everywhere would garble text. */
 export const MIN_SECRET_LENGTH = 4;
 
+/**
+ * How deep `maskValue` walks. What lies deeper is replaced by TOO_DEEP: a masker that cannot
+ * look at a value must not pass it on unmasked, nor overflow the stack on a pathological one.
+ */
+export const MAX_MASK_DEPTH = 200;
+/** What a value nested deeper than MAX_MASK_DEPTH becomes. */
+export const TOO_DEEP = '[nested too deep to show]';
+
 /** Base64 forms shorter than this are too generic to mask without garbling unrelated text. */
 const MIN_ENCODED_LENGTH = 8;
 
@@ -22,6 +30,7 @@ export interface Masker {
    * A deep copy of `v` with strings masked by value, object keys too, and every string under a
    * secret-looking key (see `isSecretKey`) replaced whole. Plain objects, arrays and errors are
    * copied; numbers, booleans and other objects (dates, buffers) are returned as they are.
+   * Objects and arrays nested deeper than MAX_MASK_DEPTH become TOO_DEEP.
    */
   maskValue<T>(v: T): T;
 }
@@ -133,20 +142,21 @@ export function createMasker(secretValues: readonly string[]): Masker {
   }
 
   /** Every string beneath a secret key becomes the mask; other leaves stay. */
-  function maskAll(v: unknown, seen: WeakMap<object, unknown>): unknown {
+  function maskAll(v: unknown, seen: WeakMap<object, unknown>, depth: number): unknown {
     if (typeof v === 'string') return MASK;
-    return walk(v, seen, () => MASK);
+    return walk(v, seen, () => MASK, depth);
   }
 
-  function walk(v: unknown, seen: WeakMap<object, unknown>, str: (s: string) => string = maskString): unknown {
+  function walk(v: unknown, seen: WeakMap<object, unknown>, str: (s: string) => string = maskString, depth = 0): unknown {
     if (typeof v === 'string') return str(v);
     if (v === null || typeof v !== 'object') return v;
     if (seen.has(v)) return seen.get(v);
+    if (depth >= MAX_MASK_DEPTH) return TOO_DEEP;
     const proto = Object.getPrototypeOf(v) as object | null;
     if (Array.isArray(v)) {
       const out: unknown[] = [];
       seen.set(v, out);
-      for (const item of v) out.push(walk(item, seen, str));
+      for (const item of v) out.push(walk(item, seen, str, depth + 1));
       return out;
     }
     const isError = v instanceof Error;
@@ -157,7 +167,7 @@ export function createMasker(secretValues: readonly string[]): Masker {
     const enumerable = new Set(Object.keys(v));
     for (const key of isError ? Object.getOwnPropertyNames(v) : enumerable) {
       const value = (v as Record<string, unknown>)[key];
-      const masked = str === maskString && isSecretKey(key) ? maskAll(value, seen) : walk(value, seen, str);
+      const masked = str === maskString && isSecretKey(key) ? maskAll(value, seen, depth + 1) : walk(value, seen, str, depth + 1);
       // defineProperty, not assignment: a parsed `"__proto__"` key must stay a plain key.
       Object.defineProperty(out, isError ? key : maskString(key), {
         value: masked,

@@ -40,6 +40,12 @@ WITH t AS (
 )
 SELECT * FROM t`;
 
+/** The task with this externalRef (by externalRef only, never by id), or undefined. */
+export async function taskByExternalRef(db: Db, externalRef: string): Promise<TaskRow | undefined> {
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM tasks WHERE external_ref = $1', [externalRef], { name: 'rw_task_by_external_ref' });
+  return rows[0] ? mapTaskRow(rows[0]) : undefined;
+}
+
 /** Inserts the task, or returns the existing one with the same externalRef (`created: false`). */
 export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task: TaskRow; created: boolean }> {
   const rows = await db.query<Record<string, unknown>>(INSERT_SQL, [
@@ -65,9 +71,7 @@ export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task:
   if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };
   // The conflicting insert has committed (ON CONFLICT waits for it), so this statement sees it.
   // By external_ref only: getTask would prefer a task whose *id* equals this ref.
-  const existing = t.externalRef
-    ? await db.query<Record<string, unknown>>('SELECT * FROM tasks WHERE external_ref = $1', [t.externalRef], { name: 'rw_task_by_external_ref' })
-    : [];
-  if (!existing[0]) throw new Error(`task ${t.id} was neither inserted nor found by externalRef ${String(t.externalRef)}`);
-  return { task: mapTaskRow(existing[0]), created: false };
+  const existing = t.externalRef ? await taskByExternalRef(db, t.externalRef) : undefined;
+  if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by externalRef ${String(t.externalRef)}`);
+  return { task: existing, created: false };
 }

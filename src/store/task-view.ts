@@ -4,12 +4,31 @@
  * `runbook`, `state`, `currentStep`, `retryBudget`, `steps`, `events`). Steps are listed in the
  * runbook's order when the runbook is known (jsonb keeps object keys in an order of its own, not
  * the runbook's), else by the time they started, then by name.
+ *
+ * This is the one place a task becomes something shown, so it is where showing is made safe:
+ * inputs the runbook marks `sensitive` are masked (at their path, and by value everywhere in the
+ * view), the deployment's secrets too when a masker is given, and whatever is stored, however
+ * odd (a value nested thousands deep, a step record of the wrong shape), gives a view rather
+ * than an exception: a task that cannot be shown cannot be helped.
  */
 import { isOneOf, TERMINAL_STATES, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
+import type { Masker } from '../secrets/mask.js';
+import { maskPaths, taskMasker } from '../secrets/sensitive.js';
 import type { Db } from './db.js';
 import { listEvents, type EventRow } from './events.js';
 import { getTask, type StepRecord, type TaskRow } from './tasks.js';
+
+/** How deep a shown value goes; what lies deeper is replaced by NOT_SHOWN_DEEP. */
+export const MAX_VIEW_DEPTH = 64;
+/** What a value nested deeper than MAX_VIEW_DEPTH is shown as. */
+export const NOT_SHOWN_DEEP = `[nested deeper than ${MAX_VIEW_DEPTH} levels: not shown]`;
+
+/** Options of `taskView`. */
+export interface ViewOptions {
+  /** Masks the deployment's secret values too. Default: sensitive inputs only. */
+  masker?: Masker;
+}
 
 /** A step as shown: its record plus its id. */
 export interface StepView {
@@ -68,7 +87,24 @@ export interface TaskView extends TaskSummary {
   events: EventView[];
 }
 
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+const iso = (d: Date | null): string | null => (d && !Number.isNaN(d.getTime()) ? d.toISOString() : null);
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const asObj = (v: unknown): Obj => (isObj(v) ? v : {});
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/**
+ * A copy of a JSON value cut at `max` levels (deeper objects and arrays become NOT_SHOWN_DEEP).
+ * The recursion is bounded by `max`, so it is safe on any stored value.
+ */
+export function boundedValue(v: unknown, max = MAX_VIEW_DEPTH, depth = 0): unknown {
+  if (v === null || typeof v !== 'object' || v instanceof Date) return v;
+  if (depth >= max) return NOT_SHOWN_DEEP;
+  if (Array.isArray(v)) return v.map((x) => boundedValue(x, max, depth + 1));
+  const out: Obj = {};
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, k, { value: boundedValue(x, max, depth + 1), enumerable: true, writable: true, configurable: true });
+  return out;
+}
 
 /** The line `runwarden tasks` shows for a task (and the array `tasks --json` prints). */
 export function summarizeTask(t: TaskRow): TaskSummary {
@@ -87,75 +123,111 @@ export function summarizeTask(t: TaskRow): TaskSummary {
 }
 
 /** The steps in runbook order; steps the runbook no longer has (another version) come last. */
-function orderedSteps(steps: Record<string, StepRecord>, runbook: CompiledRunbook | undefined): StepView[] {
-  const order = runbook ? runbook.steps.map((s) => s.id).filter((id) => id in steps) : [];
+function orderedSteps(stored: unknown, runbook: CompiledRunbook | undefined, intakeOrder: readonly string[] | undefined): StepView[] {
+  const steps = asObj(stored) as Record<string, Partial<StepRecord> | undefined>;
+  const started = (id: string) => strOrNull(asObj(steps[id]).startedAt) ?? '\uffff';
+  const order = (runbook ? runbook.steps.map((s) => s.id) : [...(intakeOrder ?? [])]).filter((id) => id in steps);
   const rest = Object.keys(steps)
     .filter((id) => !order.includes(id))
-    .sort((a, b) => (steps[a]!.startedAt ?? '\uffff').localeCompare(steps[b]!.startedAt ?? '\uffff') || a.localeCompare(b));
+    .sort((a, b) => started(a).localeCompare(started(b)) || a.localeCompare(b));
   order.push(...rest);
   return order.map((id) => {
-    const s = steps[id]!;
+    const s = asObj(steps[id]);
     return {
       id,
-      status: s.status,
-      attempts: s.attempts,
-      captures: s.captures ?? {},
-      startedAt: s.startedAt ?? null,
-      finishedAt: s.finishedAt ?? null,
-      note: s.note ?? null,
+      status: (typeof s.status === 'string' ? s.status : 'pending') as StepStatus,
+      attempts: Number.isFinite(Number(s.attempts)) ? Number(s.attempts) : 0,
+      captures: asObj(s.captures),
+      startedAt: strOrNull(s.startedAt),
+      finishedAt: strOrNull(s.finishedAt),
+      note: typeof s.note === 'string' ? s.note : s.note === undefined || s.note === null ? null : JSON.stringify(s.note) ?? null,
     };
   });
 }
 
-/** A ledger event with its time as an ISO string. */
-export function eventView(e: EventRow): EventView {
-  return { seq: e.seq, at: e.at.toISOString(), type: e.type, step: e.step, actor: e.actor, data: e.data };
+/** A list of strings intake recorded with the acceptance (`steps`, `sensitiveInputs`), if it did. */
+function recorded(events: readonly EventRow[], key: 'steps' | 'sensitiveInputs'): string[] | undefined {
+  const v = events.find((e) => e.type === 'intake.accepted')?.data?.[key];
+  return Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : undefined;
 }
 
 /**
- * Shapes a task and its ledger. Pass the runbook the task ran (same id and version) for the
- * step order; a different version is used for order only, never for content.
+ * The dotted input paths to mask: those the runbook marks sensitive, and those intake recorded
+ * when it accepted the task (so a task stays masked when its runbook is not loaded, or changed).
  */
-export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbook): TaskView {
-  return {
+export function sensitivePaths(runbook: Pick<CompiledRunbook, 'sensitiveInputs'> | undefined, events: readonly EventRow[]): string[] {
+  return [...new Set([...(runbook?.sensitiveInputs ?? []), ...(recorded(events, 'sensitiveInputs') ?? [])])];
+}
+
+/**
+ * True when showing the task needs its runbook: intake did not record the step order and the
+ * sensitive inputs with the acceptance (tasks accepted before it did). `show` loads the runbooks
+ * only then: compiling a folder of them is most of what a reading command would spend.
+ */
+export function viewNeedsRunbook(events: readonly EventRow[]): boolean {
+  const accepted = events.some((e) => e.type === 'intake.accepted');
+  return accepted && (recorded(events, 'steps') === undefined || recorded(events, 'sensitiveInputs') === undefined);
+}
+
+/** A ledger event with its time as an ISO string. */
+export function eventView(e: EventRow): EventView {
+  return { seq: e.seq, at: iso(e.at) ?? String(e.at), type: e.type, step: e.step, actor: e.actor, data: asObj(e.data) };
+}
+
+/**
+ * Shapes a task and its ledger, masked for showing (see the module comment). Pass the runbook
+ * the task ran (same id) for the step order and its sensitive inputs.
+ */
+export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbook, opts: ViewOptions = {}): TaskView {
+  const plan = runbook && runbook.id === t.runbookId ? runbook : undefined;
+  const input = boundedValue(asObj(t.input)) as Obj;
+  const paths = sensitivePaths(plan, events);
+  const view: TaskView = {
     ...summarizeTask(t),
     requestedBy: t.requestedBy,
-    input: t.input,
+    input: maskPaths(input, paths),
     deadlineAt: iso(t.deadlineAt),
     nextAttemptAt: iso(t.nextAttemptAt),
     leaseOwner: t.leaseOwner,
     cancelRequested: t.cancelRequested,
-    rejection: t.rejection,
-    escalation: t.escalation,
-    callback: callbackView(t),
-    steps: orderedSteps(t.steps, runbook && runbook.id === t.runbookId ? runbook : undefined),
-    events: events.map(eventView),
+    rejection: boundedValue(t.rejection),
+    escalation: isObj(t.escalation) ? (boundedValue(t.escalation) as TaskRow['escalation']) : null,
+    callback: null,
+    steps: boundedValue(orderedSteps(t.steps, plan, recorded(events, 'steps'))) as StepView[],
+    events: events.map((e) => boundedValue(eventView(e)) as EventView),
   };
+  // The callback token is shown on purpose (it is what `runwarden callback` needs), so it is
+  // added after masking: under the key `token` the masker would hide it.
+  return { ...taskMasker(opts.masker, input, paths).maskValue(view), callback: callbackView(t) };
 }
 
 function callbackView(t: TaskRow): TaskView['callback'] {
-  const token = t.cursor.callbackToken;
-  if (typeof token !== 'string' || isOneOf(TERMINAL_STATES, t.state)) return null;
+  const cursor = asObj(t.cursor);
+  const token = strOrNull(cursor.callbackToken);
+  if (!token || isOneOf(TERMINAL_STATES, t.state)) return null;
   const waiting = t.state === 'waiting_callback';
-  return { token, waiting, timeoutAt: waiting ? waitTimeout(t.cursor) : null };
+  return { token, waiting, timeoutAt: waiting ? waitTimeout(cursor) : null };
 }
 
 /** When the wait in progress times out: the cursor's waiting phase (its earlier shape: `callback`). */
-function waitTimeout(cursor: Record<string, unknown>): string | null {
-  const phase = cursor.phase as { at?: unknown; timeoutAt?: unknown } | undefined;
-  const old = cursor.callback as { timeoutAt?: unknown } | undefined;
-  const at = typeof phase === 'object' && phase?.at === 'waiting' ? phase.timeoutAt : old?.timeoutAt;
-  return typeof at === 'string' ? at : null;
+function waitTimeout(cursor: Obj): string | null {
+  const phase = asObj(cursor.phase);
+  return phase.at === 'waiting' ? strOrNull(phase.timeoutAt) : strOrNull(asObj(cursor.callback).timeoutAt);
 }
 
-/** Reads a task by id or externalRef with its ledger; undefined when there is none. */
+/**
+ * Reads a task by id or externalRef with its ledger, shaped by `taskView`; undefined when there is
+ * none. `runbookOf` is asked for the task's runbook only when the view needs it (viewNeedsRunbook).
+ */
 export async function readTaskView(
   db: Db,
   ref: string,
-  runbookOf: (id: string) => CompiledRunbook | undefined = () => undefined,
+  runbookOf: (id: string) => CompiledRunbook | undefined | Promise<CompiledRunbook | undefined> = () => undefined,
+  opts: ViewOptions = {},
 ): Promise<TaskView | undefined> {
   const task = await getTask(db, ref);
   if (!task) return undefined;
   const events = await listEvents(db, task.id);
-  return taskView(task, events, task.runbookId ? runbookOf(task.runbookId) : undefined);
+  const runbook = task.runbookId && viewNeedsRunbook(events) ? await runbookOf(task.runbookId) : undefined;
+  return taskView(task, events, runbook, opts);
 }

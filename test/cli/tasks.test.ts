@@ -37,7 +37,7 @@ describeBackends('runwarden submit, tasks and show', ({ db, url, handOff }) => {
     expect(first.stdout).toMatch(/^tsk_[a-z2-7]{20} queued\n$/);
     const id = first.stdout.split(' ')[0]!;
     expect(again.code).toBe(0);
-    expect(again.stdout).toBe(`${id} queued (existing task for externalRef INC-4211; nothing created)\n`);
+    expect(again.stdout).toBe(`${id} queued (existing task for externalRef INC-4211: the same request again; nothing created)\n`);
     expect(await getTask(db(), 'INC-4211')).toMatchObject({ id, state: 'queued', priority: 2, requestedBy: 'queue:ops' });
     expect(await listEvents(db(), id)).toHaveLength(1);
   });

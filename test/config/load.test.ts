@@ -154,7 +154,7 @@ describe('loadConfig refusals', () => {
       'runwarden.yaml:8:31: sinks.hook.url: must be an http(s) URL',
       'runwarden.yaml:8:52: sinks.hook.secret: must be a Standard Webhooks secret: whsec_ followed by base64',
       'runwarden.yaml:10:13: routes.default[0]: sink "pagr" is not defined under sinks (did you mean "pager"?)',
-      'runwarden.yaml:11:1: rotues: unknown key "rotues" (did you mean "routes"?); allowed: env, secrets, sinks, routes, tokens',
+      'runwarden.yaml:11:1: rotues: unknown key "rotues" (did you mean "routes"?); allowed: env, secrets, sinks, routes, tokens, intake',
     ]);
     expect(err.message).toBe('deployment config runwarden.yaml is invalid: 10 problems');
   });
@@ -243,5 +243,53 @@ describe('deploymentConfig', () => {
     const config = deploymentConfig({ routes: { a: ['x'] } });
     config.sinksForRoute('a').push('y');
     expect(config.sinksForRoute('a')).toEqual(['x']);
+  });
+});
+
+describe('loadConfig for reading commands (secrets: if-set)', () => {
+  it('leaves unset secrets and sink credentials unresolved instead of refusing, and still masks what is set', async () => {
+    await write('runwarden.yaml', EXAMPLE.replace('tokens: { file: ./tokens.yaml }\n', ''));
+    // Strict: every missing variable is a problem.
+    const strict = await refusal({ cwd: dir, env: {} });
+    expect(strict.lines.join('\n')).toMatch(/secrets\.SERVICE_API_TOKEN\.env: environment variable SVC_TOKEN is not set/);
+    const config = await loadConfig({ cwd: dir, env: { PD_KEY: 'pd-routing-key-1234' }, secrets: 'if-set' });
+    expect(config.secrets).toEqual({});
+    expect(config.unresolved).toEqual(expect.arrayContaining(['secrets.SERVICE_API_TOKEN', 'sinks.oncall-hook.secret', 'sinks.chat.url']));
+    // Kept by name, so packets can still be queued for them; the set value is masked.
+    expect(Object.keys(config.sinks).sort()).toEqual(['archive', 'chat', 'oncall-hook', 'pager']);
+    expect(config.sinks.pager).toMatchObject({ routingKey: 'pd-routing-key-1234' });
+    expect(config.secretValues()).toEqual(['pd-routing-key-1234']);
+  });
+
+  it('still refuses what is wrong, not merely unset: a typo, a malformed secret', async () => {
+    await write('runwarden.yaml', `sinks:\n  hook: { type: webhook, url: "https://h.example", secret: not-whsec }\nrotues: {}\n`);
+    const err = await loadConfig({ cwd: dir, env: {}, secrets: 'if-set' }).then(() => undefined, (e: unknown) => e);
+    expect(isRunwardenError(err) && err.problems.map(formatProblem)).toEqual([
+      expect.stringMatching(/sinks\.hook\.secret: must be a Standard Webhooks secret/),
+      expect.stringMatching(/rotues: unknown key/),
+    ]);
+  });
+});
+
+describe('intake limits and env names', () => {
+  it('defaults to 256 KiB and 32 levels, and reads sizes with units', async () => {
+    expect((await loadConfig({ cwd: dir, env: {} })).intake).toEqual({ maxRequestBytes: 262144, maxDepth: 32 });
+    await write('runwarden.yaml', 'intake: { maxRequestSize: 1MiB, maxDepth: 8 }\n');
+    expect((await loadConfig({ cwd: dir, env: {} })).intake).toEqual({ maxRequestBytes: 1048576, maxDepth: 8 });
+    await write('runwarden.yaml', 'intake: { maxRequestSize: 300kB }\n');
+    expect((await loadConfig({ cwd: dir, env: {} })).intake).toEqual({ maxRequestBytes: 300000, maxDepth: 32 });
+    await write('runwarden.yaml', 'intake: { maxRequestSize: lots, maxDepht: 3 }\n');
+    const { lines } = await refusal({ cwd: dir, env: {} });
+    expect(lines).toEqual([
+      expect.stringMatching(/intake\.maxRequestSize: expected a size such as 262144, 256KiB or 1MiB/),
+      expect.stringMatching(/intake\.maxDepht: unknown key "maxDepht" \(did you mean "maxDepth"\?\); allowed: maxRequestSize, maxDepth/),
+    ]);
+  });
+
+  it('keeps every listed env name, set or not, beside the values of those that are set', async () => {
+    await write('runwarden.yaml', 'env: [OPS_API_URL, CHANGE_FREEZE]\n');
+    const config = await loadConfig({ cwd: dir, env: { OPS_API_URL: 'http://x' } });
+    expect(config.env).toEqual({ OPS_API_URL: 'http://x' });
+    expect(config.envNames).toEqual(['OPS_API_URL', 'CHANGE_FREEZE']);
   });
 });

@@ -31,6 +31,8 @@ export interface Chunk {
   line: number;
   /** The headings above the chunk, outermost first (a heading chunk includes itself). */
   headings: string[];
+  /** A fenced block's info string (`sh background` after the backticks); '' for other chunks. */
+  info?: string;
 }
 
 /** Splits a page into chunks. HTML comments and anchors are dropped. */
@@ -45,13 +47,13 @@ export function chunks(md: string): Chunk[] {
   };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    const fence = /^(\s*)(`{3,})/.exec(line);
+    const fence = /^(\s*)(`{3,})(.*)$/.exec(line);
     if (fence) {
       flush();
       const body: string[] = [];
       let j = i + 1;
       while (j < lines.length && !lines[j]!.trimStart().startsWith(fence[2]!)) body.push(lines[j++]!);
-      out.push({ kind: 'code', text: body.join('\n'), line: i + 1, headings: stack.map((h) => h.text) });
+      out.push({ kind: 'code', text: body.join('\n'), line: i + 1, headings: stack.map((h) => h.text), info: fence[3]!.trim() });
       i = j;
       continue;
     }

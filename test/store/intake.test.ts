@@ -149,14 +149,50 @@ describeBackends('intake', ({ db, kind, url }) => {
     }
   });
 
-  it('returns the existing task for a second request with the same externalRef and creates nothing', async () => {
+  it('returns the existing task for the same request again under its externalRef, and creates nothing', async () => {
     const req = { taskClass: 'service.restart', externalRef: 'INC-SEQ', input: { service: 'a', environment: 'staging' } };
     const first = await submitTask(db(), set, req, opts());
-    const second = await submitTask(db(), set, { ...req, input: { service: 'b', environment: 'staging' } }, opts());
+    // Key order and an explicit default make no difference: it is the same request.
+    const second = await submitTask(db(), set, { input: { environment: 'staging', service: 'a' }, priority: 0, externalRef: 'INC-SEQ', taskClass: 'service.restart' }, opts());
     expect(second.created).toBe(false);
     expect(second.task.id).toBe(first.task.id);
-    expect(second.task.input).toEqual({ service: 'a', environment: 'staging' });
     expect(await listEvents(db(), first.task.id)).toHaveLength(1);
+  });
+
+  it('refuses a different request under a taken externalRef as EXTERNAL_REF_CONFLICT naming what differs, and stores nothing', async () => {
+    const req = { taskClass: 'service.restart', externalRef: 'INC-DIFF', input: { service: 'a', environment: 'staging' } };
+    const first = await submitTask(db(), set, req, opts());
+    const conflict = async (other: unknown) => {
+      const err = await submitTask(db(), set, other, opts()).then(() => undefined, (e: unknown) => e);
+      if (!isRunwardenError(err)) throw new Error(`expected a refusal, got ${String(err)}`);
+      return err;
+    };
+    const input = await conflict({ ...req, input: { service: 'b', environment: 'staging' } });
+    expect(input.code).toBe('EXTERNAL_REF_CONFLICT');
+    expect(input.exitCode).toBe(1);
+    expect(input.httpStatus).toBe(409);
+    expect(input.details).toMatchObject({ taskId: first.task.id, differs: ['input.service'] });
+    expect(input.message).toContain(`already names task ${first.task.id}`);
+    // Another task class under the same ticket: named with both classes.
+    const cls = await conflict({ taskClass: 'service.reboot', externalRef: 'INC-DIFF', input: {} });
+    expect(cls.details.differs).toEqual(['taskClass', 'input.environment', 'input.service']);
+    expect(cls.message).toContain('it is service.restart, this request is service.reboot');
+    expect((await conflict({ ...req, requestedBy: 'someone' })).details.differs).toEqual(['requestedBy']);
+    expect((await conflict({ ...req, priority: 3 })).details.differs).toEqual(['priority']);
+    // The values are not quoted: an input may be sensitive.
+    expect(input.message).not.toContain("'b'");
+    expect((await listTasks(db(), { limit: 1000 })).filter((t) => t.externalRef === 'INC-DIFF')).toHaveLength(1);
+    expect(await listEvents(db(), first.task.id)).toHaveLength(1);
+  });
+
+  it('treats a rejected task the same way: the same request returns it, a corrected one needs a new externalRef', async () => {
+    const bad = { taskClass: 'service.restart', externalRef: 'INC-REJ', input: { service: 'Bad Name', environment: 'staging' } };
+    const first = await submitTask(db(), set, bad, opts());
+    expect(first.task.state).toBe('rejected');
+    const again = await submitTask(db(), set, bad, opts());
+    expect(again).toMatchObject({ created: false, task: { id: first.task.id, state: 'rejected' }, rejection: { kind: 'invalid_input' } });
+    const fixed = await submitTask(db(), set, { ...bad, input: { service: 'good', environment: 'staging' } }, opts()).then(() => undefined, (e: unknown) => e);
+    expect(isRunwardenError(fixed) && fixed.message).toMatch(/was rejected, so a corrected request needs a new externalRef/);
   });
 
   it('deduplicates by externalRef even when the ref is another task\'s id', async () => {
@@ -166,6 +202,56 @@ describeBackends('intake', ({ db, kind, url }) => {
     expect(b.created).toBe(true);
     const c = await submitTask(db(), set, { ...base, externalRef: a.task.id }, opts());
     expect(c).toMatchObject({ created: false, task: { id: b.task.id } });
+  });
+
+  it('refuses a request over the intake limits before anything is stored: nested 4,000 deep, or 5 MB', async () => {
+    const before = (await listTasks(db(), { limit: 10_000 })).length;
+    let deep: unknown = 'x';
+    for (let i = 0; i < 4000; i++) deep = { a: deep };
+    const refused = async (request: unknown, limits?: { maxRequestBytes: number; maxDepth: number }) => {
+      const err = await submitTask(db(), set, request, { ...opts(), ...(limits ? { limits } : {}) }).then(() => undefined, (e: unknown) => e);
+      if (!isRunwardenError(err)) throw new Error(`expected a refusal, got ${String(err)}`);
+      return err;
+    };
+    const tooDeep = await refused({ taskClass: 'service.restart', externalRef: 'INC-DEEP', input: { service: 'a', environment: 'staging', deep } });
+    expect(tooDeep).toMatchObject({ code: 'REQUEST_TOO_LARGE', details: { limit: 'maxDepth', maxDepth: 32 } });
+    expect(tooDeep.message).toMatch(/nested deeper than 32 levels \(at input\.deep\.a\.a\.a…/);
+    const big = await refused({ taskClass: 'service.restart', input: { service: 'a', environment: 'staging', blob: 'x'.repeat(5 * 1024 * 1024) } });
+    expect(big).toMatchObject({ code: 'REQUEST_TOO_LARGE', details: { limit: 'maxRequestSize', maxBytes: 262144 } });
+    expect(big.message).toMatch(/is 5\.0 MiB as JSON; the limit is 256 KiB \(intake\.maxRequestSize in runwarden\.yaml\)/);
+    expect(big.httpStatus).toBe(413);
+    // The limits are the deployment's to set.
+    const shallow = { taskClass: 'service.restart', input: { service: 'a', environment: 'staging', n: { m: 1 } } };
+    expect((await refused(shallow, { maxRequestBytes: 1024, maxDepth: 2 })).details).toMatchObject({ limit: 'maxDepth' });
+    expect((await submitTask(db(), set, shallow, { ...opts(), limits: { maxRequestBytes: 1024, maxDepth: 3 } })).task.state).toBe('queued');
+    expect((await listTasks(db(), { limit: 10_000 })).length).toBe(before + 1);
+  });
+
+  it('refuses request text over the size limit before parsing it', () => {
+    const text = JSON.stringify({ taskClass: 'service.restart', input: { blob: 'é'.repeat(200_000) } });
+    try {
+      parseRequestText(text, 'big.json');
+      throw new Error('parsed');
+    } catch (err) {
+      expect(isRunwardenError(err) && err.code).toBe('REQUEST_TOO_LARGE');
+      expect((err as Error).message).toMatch(/^big\.json is 390\.7 KiB; the limit is 256 KiB/);
+    }
+  });
+
+  it('refuses a class whose runbook does not load, with its problems, and stores nothing: the same request works once it is fixed', async () => {
+    const broken = { ...set, unavailable: new Map([['service.fix', { file: 'runbooks/fix.yaml', id: 'svc-fix', problems: [{ path: 'steps[0].action', message: 'unknown action', file: 'runbooks/fix.yaml', line: 9, col: 13 }] }]]) };
+    const req = { taskClass: 'service.fix', externalRef: 'INC-FIX', input: {} };
+    const err = await submitTask(db(), broken, req, opts()).then(() => undefined, (e: unknown) => e);
+    expect(isRunwardenError(err) && err.code).toBe('RUNBOOK_INVALID');
+    expect((err as Error).message).toBe('task class service.fix is not available: its runbook svc-fix (runbooks/fix.yaml) has 1 problem(s); fix it (runwarden validate) and send the request again');
+    expect(isRunwardenError(err) && err.problems).toHaveLength(1);
+    expect((await listTasks(db(), { limit: 10_000 })).filter((t) => t.externalRef === 'INC-FIX')).toHaveLength(0);
+  });
+
+  it('records which inputs are sensitive with the acceptance, so later views mask them without the runbook', async () => {
+    const { runbook } = compileRunbookText(RUNBOOK.replace('environment: { type: string, enum: [staging, production] }', 'environment: { type: string, enum: [staging, production] }\n    contact: { type: string, sensitive: true }'), 'svc.yaml');
+    const { task } = await submitTask(db(), buildRunbookSet([runbook!]), { taskClass: 'service.restart', input: { service: 'a', environment: 'staging', contact: 'ann@example.com' } }, opts());
+    expect((await listEvents(db(), task.id))[0]).toMatchObject({ type: 'intake.accepted', data: { sensitiveInputs: ['contact'] } });
   });
 
   it(`creates exactly one task from 20 concurrent requests with one externalRef (${kind === 'postgres' ? 'two pools, truly concurrent' : 'one connection, interleaved'})`, async () => {

@@ -3,13 +3,10 @@
  * and `runwarden callback <token>`. Thin adapters over src/orchestrator/operator.ts.
  */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { RunwardenError } from '../../errors.js';
 import { OPERATOR_ACTIONS, type OperatorAction } from '../../lifecycle/vocabulary.js';
-import { deliverCallback, OPERATOR_ACTION_FUNCTIONS, type ActionResult } from '../../orchestrator/operator.js';
-import { openRuntime } from '../../runtime.js';
-import { action, commonOptions, printJson, withCommon } from '../common.js';
-import { escalationHooks } from '../../escalation/hooks.js';
+import type { ActionResult } from '../../orchestrator/operator.js';
+import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
 
 const HELP: Record<OperatorAction, string> = {
   approve: 'approve a task waiting at an approval gate; automation continues',
@@ -82,7 +79,10 @@ export function register(program: Command): void {
     cmd.action(
       action(async (ref: string, opts: Record<string, unknown>) => {
         const common = commonOptions(opts);
-        const rt = await openRuntime(common);
+        const [{ OPERATOR_ACTION_FUNCTIONS }, { escalationHooks }] = await Promise.all([import('../../orchestrator/operator.js'), import('../../escalation/hooks.js')]);
+        // Operator actions record and queue packets; they run no step and send nothing, so the
+        // worker's secrets need not be set here.
+        const rt = await runtimeFor(common, 'read');
         try {
           const ctx = { db: rt.db, runbooks: rt.runbooks, now: new Date(), ...escalationHooks(rt) };
           const input = {
@@ -116,6 +116,7 @@ export function register(program: Command): void {
   ).action(
     action(async (token: string, opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
+      const [{ readFile }, { deliverCallback }] = await Promise.all([import('node:fs/promises'), import('../../orchestrator/operator.js')]);
       let text = String(opts.data ?? '{}');
       if (text.startsWith('@')) text = await readFile(text.slice(1), 'utf8');
       let data: unknown;
@@ -124,7 +125,7 @@ export function register(program: Command): void {
       } catch (err) {
         throw new RunwardenError('REQUEST_INVALID', `--data is not valid JSON: ${(err as Error).message}`);
       }
-      const rt = await openRuntime(common);
+      const rt = await runtimeFor(common, 'read');
       try {
         const task = await deliverCallback({ db: rt.db, now: new Date() }, token, data);
         if (common.json) printJson({ id: task.id, state: task.state });

@@ -1,7 +1,5 @@
 /** `runwarden demo [--reset] [--keep] [--db ...] [--runbooks ...]`: the whole flow against a simulated operations API. */
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/index.js';
-import { createLogger } from '../../log.js';
 import { action, ExitCode, useColor } from '../common.js';
 
 export function register(program: Command): void {
@@ -21,6 +19,7 @@ export function register(program: Command): void {
     )
     .action(
       action(async (opts: Record<string, unknown>) => {
+        const [{ runDemo }, { createLogger }] = await Promise.all([import('../../demo/index.js'), import('../../log.js')]);
         const stop = new AbortController();
         // Once each: a second Ctrl-C finds no handler and ends the process at once.
         const onSignal = () => stop.abort();

@@ -2,11 +2,7 @@
 import type { Command } from 'commander';
 import { RunwardenError } from '../../errors.js';
 import { TASK_STATES, type TaskState } from '../../lifecycle/vocabulary.js';
-import { openDb } from '../../store/db.js';
-import { summarizeTask } from '../../store/task-view.js';
-import { listTasks } from '../../store/tasks.js';
-import { action, commonOptions, printJson, withCommon } from '../common.js';
-import { formatTaskTable } from '../task-format.js';
+import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -25,18 +21,25 @@ export function register(program: Command): void {
       }
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new RunwardenError('USAGE', `--limit must be a whole number of at least 1; got ${String(opts.limit)}`);
-      const db = await openDb(common.db);
+      const [{ summarizeTask }, { listTasks }, { formatTaskTable }] = await Promise.all([
+        import('../../store/task-view.js'),
+        import('../../store/tasks.js'),
+        import('../task-format.js'),
+      ]);
+      // The list needs no runbook, but the config is read all the same: a --config that names no
+      // file must fail here as it does everywhere, and what it makes secret stays masked.
+      const rt = await runtimeFor(common, 'read', { withRunbooks: false });
       try {
-        const tasks = await listTasks(db, {
+        const tasks = await listTasks(rt.db, {
           ...(state ? { state: state as TaskState } : {}),
           ...(opts.runbook ? { runbook: String(opts.runbook) } : {}),
           limit,
         });
-        const summaries = tasks.map(summarizeTask);
+        const summaries = rt.masker.maskValue(tasks.map(summarizeTask));
         if (common.json) printJson(summaries);
         else process.stdout.write(`${formatTaskTable(summaries)}\n`);
       } finally {
-        await db.close();
+        await rt.close();
       }
     }),
   );

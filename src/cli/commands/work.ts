@@ -4,15 +4,10 @@
  * start is waited for (said once), as one that goes away later is.
  */
 import type { Command } from 'commander';
-import { agentFromEnv, createExecutor, maxCallsFromEnv } from '../../agents/index.js';
-import { advisorFromEnv } from '../../agents/advisor.js';
-import { isRunwardenError, RunwardenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { parseDuration } from '../../runbook/duration.js';
-import { openRuntime } from '../../runtime.js';
-import { createService, type Service } from '../../service.js';
+import type { Service } from '../../service.js';
 import type { TaskRow } from '../../store/tasks.js';
-import { action, commonOptions, printJson, withCommon } from '../common.js';
+import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -22,15 +17,25 @@ export function register(program: Command): void {
       .option('--until-idle', 'return once no task is queued, running, retry_scheduled or compensating')
       .option('--concurrency <n>', 'tasks driven at once', '4')
       .option('--worker-id <id>', 'this worker\'s name in leases and the ledger')
-      .option('--lease <duration>', 'how long a claim holds without renewal', '30s'),
+      .option('--lease <duration>', 'how long a claim holds without renewal (a duration: 30s, 2m)', '30s'),
   ).action(
     action(async (opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
+      const { RunwardenError, formatProblem, isRunwardenError } = await import('../../errors.js');
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new RunwardenError('USAGE', `--concurrency must be a whole number of at least 1, got ${String(opts.concurrency)}`);
       }
-      const leaseMs = parseDuration(String(opts.lease));
+      const { tryParseDuration, DURATION_HINT } = await import('../../runbook/duration.js');
+      const leaseMs = tryParseDuration(String(opts.lease));
+      if (leaseMs === undefined || leaseMs <= 0) {
+        throw new RunwardenError('USAGE', `--lease takes a duration, ${DURATION_HINT}; got ${String(opts.lease)}`);
+      }
+      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }] = await Promise.all([
+        import('../../agents/index.js'),
+        import('../../agents/advisor.js'),
+        import('../../service.js'),
+      ]);
       // Signals are handled from the start: a worker waiting for its database stops on Ctrl-C too.
       const starting = new AbortController();
       let service: Service | undefined;
@@ -50,7 +55,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const rt = await openRuntime({ ...common, waitForDatabase: { signal: starting.signal } }).catch((err: unknown) => {
+        const rt = await runtimeFor(common, 'run', { waitForDatabase: { signal: starting.signal } }).catch((err: unknown) => {
           // Stopped while waiting for the database: a clean stop, not a failure.
           if (starting.signal.aborted && isRunwardenError(err) && err.code === 'DATABASE_UNAVAILABLE') return null;
           throw err;
@@ -58,6 +63,16 @@ export function register(program: Command): void {
         if (!rt) return;
         logger = rt.logger;
         try {
+          // A broken runbook leaves only itself out: say so once, at start, with its problems.
+          if (rt.runbookProblems.length) {
+            const classes = [...rt.unavailable.keys()];
+            rt.logger.warn({ problems: rt.runbookProblems.length, unavailable: classes }, 'runbooks with problems are not served');
+            process.stderr.write(
+              `runwarden: ${rt.runbookProblems.length} problem(s) in the runbooks under ${common.runbooks}; ` +
+                `${classes.length ? `task classes ${classes.join(', ')} are not served` : 'the files with problems are not served'} until they are fixed (runwarden validate):\n` +
+                rt.runbookProblems.map((p) => `  ${formatProblem(p)}\n`).join(''),
+            );
+          }
           service = createService(rt, {
             // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
             executor: createExecutor({ agent: agentFromEnv() }),

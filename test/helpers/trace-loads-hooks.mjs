@@ -1,0 +1,12 @@
+// Module hooks for trace-loads.mjs: append each URL as it is loaded (ESM and CommonJS alike).
+import { appendFileSync } from 'node:fs';
+
+let file;
+export function initialize(data) {
+  file = data?.file;
+}
+
+export async function load(url, context, next) {
+  if (file) appendFileSync(file, `${url}\n`);
+  return next(url, context);
+}
