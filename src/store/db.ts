@@ -1,23 +1,20 @@
 /**
- * The database handle: PostgreSQL through node-postgres, or the embedded PGlite, behind one small
- * interface so every query in `src/store` runs unchanged on both. Migrations (drizzle-kit, in
- * `drizzle/`) apply on open.
+ * The database handle: PostgreSQL, or the embedded PGlite, behind one small interface so every
+ * query in `src/store` runs unchanged on both. Both go through node-postgres: PostgreSQL by its
+ * URL, the embedded database through the process that owns its directory (embedded/open.ts),
+ * which speaks the same wire protocol. One driver, one set of types and behaviours (prepared
+ * statement names, LISTEN, transactions). Migrations (drizzle-kit, in `drizzle/`) apply on open.
  *
- * Both drivers return the same JavaScript types for the same columns (`timestamptz` -> Date,
- * `jsonb` -> parsed value, `int8` -> number), so row mappers need no per-backend branches.
+ * Columns come back as the same JavaScript types (`timestamptz` -> Date, `jsonb` -> parsed
+ * value, `int8` -> number), so row mappers need no per-backend branches.
  */
-import { dirname, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { RunwardenError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { openEmbedded } from './embedded/open.js';
 import { Listener } from './listener.js';
 
 export interface Db {
@@ -29,10 +26,11 @@ export interface Db {
   /**
    * Runs fn in one transaction: committed when fn resolves, rolled back (then rethrown) when it
    * rejects. Inside, use the `tx` handle only: a nested `transaction` joins the outer one, and
-   * on PGlite (one connection) a query on the outer handle would wait for the transaction forever.
+   * on PGlite (one transaction at a time) a query on the outer handle would wait for the
+   * transaction until the embedded database ends it as idle (30s).
    */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
-  /** LISTEN on PostgreSQL (one dedicated connection per Db); on PGlite its own listen. Returns an unlisten. */
+  /** LISTEN (one dedicated connection per Db, shared by every channel). Returns an unlisten. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** NOTIFY; inside a transaction it is delivered at commit, and not at all after a rollback. */
   notify(channel: string, payload: string): Promise<void>;
@@ -45,8 +43,19 @@ export interface OpenDbOptions {
   logger?: Logger;
   /** Apply pending migrations on open. Default true. */
   migrate?: boolean;
-  /** PostgreSQL pool size. Default 10. */
+  /** Connection pool size. Default 10. */
   poolSize?: number;
+  /**
+   * Where to say what opening the embedded database is doing when it takes a while (creating it
+   * on first use, waiting for another process that is opening it). Default: stderr, when stderr
+   * is a terminal.
+   */
+  notice?: (line: string) => void;
+}
+
+/** The default `notice`: a line on stderr for a person at a terminal, nothing in pipes and logs. */
+function terminalNotice(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`${line}\n`);
 }
 
 /** The committed migrations, in the package root beside `src/` and `dist/` (never cwd). */
@@ -85,7 +94,7 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
   const logger = opts.logger ?? silentLogger;
   if (!target.trim()) throw new RunwardenError('DATABASE_UNAVAILABLE', 'no database given: pass --db <postgres URL or directory>');
   const started = performance.now();
-  const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target);
+  const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target, opts, logger);
   if (opts.migrate !== false) {
     try {
       await opened.migrate();
@@ -95,6 +104,12 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
       throw new RunwardenError('DATABASE_UNAVAILABLE', `migrating ${describeTarget(target)} failed: ${(err as Error).message}`, { cause: err });
     }
   }
+  try {
+    await opened.ready?.();
+  } catch (err) {
+    await opened.db.close().catch(() => undefined);
+    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot serve ${describeTarget(target)} to other processes: ${(err as Error).message}`, { cause: err });
+  }
   logger.debug({ kind: opened.db.kind, ms: Math.round(performance.now() - started) }, 'database open');
   return opened.db;
 }
@@ -102,6 +117,16 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
 interface Opened {
   db: Db;
   migrate(): Promise<void>;
+  /** Migrated: the embedded database's owner may serve other processes now. */
+  ready?(): Promise<void>;
+}
+
+/** How node-postgres reaches the database: PostgreSQL by URL, or the embedded database's owner. */
+interface Via {
+  kind: Db['kind'];
+  config: pg.ClientConfig;
+  /** Runs after the pool has ended. */
+  close?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,23 +156,24 @@ const pgTypes = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-async function openPostgres(url: string, poolSize: number, logger: Logger): Promise<Opened> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes });
+async function openPostgres(url: string, poolSize: number, logger: Logger, via: Via = { kind: 'postgres', config: { connectionString: url } }): Promise<Opened> {
+  const pool = new pg.Pool({ ...via.config, max: poolSize, types: pgTypes });
   // An idle client's error (server restart) would otherwise crash the process; its next use fails and is mapped.
   pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
   try {
     (await pool.connect()).release();
   } catch (err) {
     await pool.end().catch(() => undefined);
+    await via.close?.().catch(() => undefined);
     throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot connect to ${describeTarget(url)}: ${(err as Error).message}`, { cause: err });
   }
   // Named, so an operator can tell the long-lived LISTEN session apart in pg_stat_activity.
-  const listener = new Listener(() => new pg.Client({ connectionString: url, types: pgTypes, application_name: 'runwarden:listen' }), logger);
+  const listener = new Listener(() => new pg.Client({ ...via.config, types: pgTypes, application_name: 'runwarden:listen' }), logger);
   let closed = false;
 
   const handle = (client: pg.Pool | pg.PoolClient, inTx: boolean): Db => {
     const db: Db = {
-      kind: 'postgres',
+      kind: via.kind,
       target: url,
       async query<T>(text: string, params: unknown[] = [], o: { name?: string } = {}): Promise<T[]> {
         try {
@@ -190,6 +216,7 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
         closed = true;
         await listener.close();
         await pool.end();
+        await via.close?.();
       },
     };
     return db;
@@ -213,60 +240,12 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
 }
 
 // ---------------------------------------------------------------------------------------------
-// PGlite
+// PGlite: node-postgres to the directory's owner (this process, or another), see embedded/open.ts
 
-async function openPglite(target: string): Promise<Opened> {
-  const memory = target === MEMORY_TARGET || target === ':memory:';
-  const dir = memory ? undefined : resolve(target.replace(/^file:\/\//, ''));
-  let unlock = async (): Promise<void> => undefined;
-  let pglite: PGlite;
-  try {
-    if (dir) {
-      await mkdir(dirname(dir), { recursive: true });
-      // PGlite takes no lock of its own: two processes on one directory lose writes silently.
-      unlock = await lockDataDir(dir);
-    }
-    pglite = dir ? await PGlite.create(dir) : await PGlite.create();
-  } catch (err) {
-    await unlock();
-    if (err instanceof RunwardenError) throw err;
-    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot open the embedded database at ${target}: ${(err as Error).message}`, { cause: err });
-  }
-  const where = dir ?? MEMORY_TARGET;
-
-  const handle = (conn: PGlite | Transaction, tx: Transaction | undefined): Db => {
-    const db: Db = {
-      kind: 'pglite',
-      target: where,
-      async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
-        return (await conn.query<T>(text, params)).rows;
-      },
-      async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-        if (tx) return fn(db);
-        // PGlite's transaction holds its one connection and rolls back before rethrowing.
-        return pglite.transaction((t) => fn(handle(t, t)));
-      },
-      async listen(channel, onNotify) {
-        // Inside a transaction the LISTEN must run on it: the connection is the transaction's.
-        const unlisten = await pglite.listen(channel, onNotify, tx);
-        return async () => {
-          if (!pglite.closed) await unlisten();
-        };
-      },
-      async notify(channel, payload) {
-        await conn.query('SELECT pg_notify($1, $2)', [channel, payload]);
-      },
-      async close() {
-        if (tx) throw new Error('close() called on a transaction handle');
-        if (!pglite.closed) await pglite.close();
-        await unlock();
-      },
-    };
-    return db;
-  };
-
-  return {
-    db: handle(pglite, undefined),
-    migrate: () => migratePglite(drizzlePglite({ client: pglite }), { migrationsFolder: MIGRATIONS_DIR }),
-  };
+async function openPglite(target: string, opts: OpenDbOptions, logger: Logger): Promise<Opened> {
+  const endpoint = await openEmbedded(target, { logger, notice: opts.notice ?? terminalNotice });
+  // `ssl: false`: PGSSLMODE in the environment is for PostgreSQL servers, not a local socket.
+  const config: pg.ClientConfig = { stream: () => endpoint.stream(), ssl: false };
+  const opened = await openPostgres(endpoint.target, opts.poolSize ?? 10, logger, { kind: 'pglite', config, close: () => endpoint.close() });
+  return { ...opened, ready: () => endpoint.ready() };
 }
