@@ -30,7 +30,7 @@ import { lockDataDir } from '../store/data-dir-lock.js';
 import { isPostgresUrl, MEMORY_TARGET, openDb, type Db } from '../store/db.js';
 import { latestPacket } from '../store/packets.js';
 import { getTask, listEvents, listTasks, type TaskRow } from '../store/tasks.js';
-import { keepRunning, releasesBetweenVisits } from './keep-running.js';
+import { keepRunning } from './keep-running.js';
 import { nextSteps, shellQuote, type NextStepTasks } from './next-steps.js';
 import { progressView, type ProgressOutput, type ProgressSubject, type TaskProgress } from './progress.js';
 import { DEMO_SCENARIOS, type DemoScenario } from './scenarios.js';
@@ -265,7 +265,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
     }
 
-    out.write(keepHints(sim.url, recovered, releasesBetweenVisits(db)));
+    out.write(keepHints(sim.url, recovered, !isPostgresUrl(target) && target !== MEMORY_TARGET));
     // The demo's rejected task never moves again and its line is shown; a task submitted while
     // the demo runs is picked up by the worker, so it gets lines too.
     const live: TaskProgress[] = tracked.filter((t) => t.task.state !== 'rejected');
@@ -273,7 +273,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const liveView = progressView({ write: (text) => out.write(text), tty: false, color: out.color }, [...DEMO_SCENARIOS, SUBMITTED], started);
     await keepRunning({
       db,
-      reopen: () => openDb(target, { logger: o.logger }),
       worker: demoWorker,
       async refresh(dbh) {
         for (const task of await listTasks(dbh, { limit: 20 })) {
@@ -306,12 +305,6 @@ function keepHints(url: string, recovered: readonly string[], embedded: boolean)
     ...recovered.map((r) => `${r[0]!.toUpperCase()}${r.slice(1)}: resume the escalated task and watch it complete.`),
     "Each state change of the demo's tasks, and of any task you submit, is printed below.",
   ];
-  if (embedded) {
-    lines.push(
-      'The embedded database serves one process at a time, so the demo opens it only while it has work:',
-      'a command that reports the database open in another process came at such a moment; run it again.',
-      'With --db postgres://... the demo and your commands use the database side by side.',
-    );
-  }
+  if (embedded) lines.push('Your commands in another terminal share the embedded database with the demo, which serves it while it runs.');
   return `${lines.join('\n')}\n`;
 }
