@@ -27,7 +27,10 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Extract<Classified,
     random: d.env.random(),
   });
   const doubt: StepStatus = step.repeat === 'once' && cls.maybeApplied ? 'in_doubt' : 'failed';
-  if (verdict.retry && step.repeat === 'once' && !step.probe) {
+  // A once step is unsure when this attempt may have taken effect, or an earlier one may have
+  // and its probe has not run yet. One that surely did not (never sent) is simply tried again.
+  const unsure = step.repeat === 'once' && (cls.maybeApplied || d.cursor.probeFirst === true);
+  if (verdict.retry && unsure && !step.probe) {
     d.setStatus(step.id, doubt, cls.message);
     d.escalate({
       kind: 'ambiguous_state',
@@ -41,9 +44,9 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Extract<Classified,
     d.retryUsed += 1;
     d.nextAttemptAt = verdict.at;
     const refresh = refreshList(d, step, verdict.refresh);
-    if (step.repeat === 'once') d.cursor.probeFirst = true;
+    if (unsure) d.cursor.probeFirst = true;
     d.cursor.refresh = refresh;
-    d.cursor.phase = refresh.length ? 'refresh' : step.repeat === 'once' ? 'probe' : 'action';
+    d.cursor.phase = refresh.length ? 'refresh' : unsure ? 'probe' : 'action';
     d.event('retry.scheduled', step.id, {
       failureClass: cls.failureClass,
       attempt: d.record(step.id).attempts,
