@@ -4,17 +4,19 @@
  * writing), the next connection takes the directory over, and nothing committed is lost.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb } from '../../src/store/db.js';
-import { ownsDataDir } from '../../src/store/embedded/open.js';
+import { openEmbedded, ownsDataDir } from '../../src/store/embedded/open.js';
+import { silentLogger } from '../../src/log.js';
 import { listTasks } from '../../src/store/tasks.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./fixtures/owner.ts', import.meta.url));
+const LOCKER = fileURLToPath(new URL('./fixtures/race-lock.ts', import.meta.url));
 
 interface Child {
   proc: ChildProcess;
@@ -86,8 +88,11 @@ describe('an embedded directory shared by processes', () => {
 
   it('serves the directory to another process while this one has it open, and to a second handle here', async () => {
     const dir = join(base, 'served');
-    const db = await openDb(dir);
+    const notices: string[] = [];
+    const db = await openDb(dir, { notice: (line) => notices.push(line) });
     try {
+      // Creating a database takes seconds: the person waiting is told why.
+      expect(notices).toEqual([expect.stringMatching(/^creating the embedded database in .*served \(first run, a few seconds\)…$/)]);
       expect(ownsDataDir(dir)).toBe(true);
       const writer = child([dir, 'writes', 'other', '5']);
       expect(await writer.line((l) => l.startsWith('ready'))).toBe('ready client');
@@ -142,6 +147,23 @@ describe('an embedded directory shared by processes', () => {
       await db.close();
     }
   }, 90_000);
+
+  it('waits for a process that holds the directory but does not serve it yet, says so, and gives up naming it', async () => {
+    const dir = join(base, 'stuck');
+    await writeFile(`${dir}.go`, '');
+    // A process that took the lock and never serves: what a process stuck opening the database looks like.
+    const locker = spawn(process.execPath, ['--import', 'tsx', LOCKER, dir], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => locker.stdout!.on('data', (d: Buffer) => d.toString().includes('got') && resolve()));
+      const notices: string[] = [];
+      const opened = openEmbedded(dir, { logger: silentLogger, notice: (l) => notices.push(l), waitMs: 2500 });
+      await expect(opened).rejects.toThrow(new RegExp(`held by process ${locker.pid}, which has not served it`));
+      expect(notices).toEqual([expect.stringMatching(new RegExp(`^waiting for process ${locker.pid}, which is opening the embedded database in .*stuck…$`))]);
+    } finally {
+      locker.stdin!.end();
+      await new Promise((resolve) => locker.once('exit', resolve));
+    }
+  }, 60_000);
 
   it('goes on when the owner exits cleanly while this process uses it', async () => {
     const dir = join(base, 'left');
