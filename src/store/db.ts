@@ -14,7 +14,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { RunwardenError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { openEmbedded } from './embedded/open.js';
+import { displayPath, openEmbedded } from './embedded/open.js';
 import { Listener } from './listener.js';
 
 export interface Db {
@@ -82,6 +82,20 @@ export function describeTarget(target: string): string {
   } catch {
     return 'postgres://(unparseable URL)';
   }
+}
+
+/**
+ * What a database keeps when things go wrong, in a sentence for a start-up line (`runwarden
+ * work`): the embedded database flushes every commit to disk (embedded/durability.ts).
+ */
+export function durabilityNote(db: Pick<Db, 'kind' | 'target'>): string {
+  if (db.kind === 'postgres') return `PostgreSQL at ${describeTarget(db.target)}: committed work is as durable as the server's settings make it`;
+  if (db.target === MEMORY_TARGET) return 'an in-memory database: nothing survives this process';
+  return (
+    `the embedded database in ${displayPath(db.target)}: each commit is on disk before it returns, so committed work survives ` +
+    'a crash of any process and a power loss; it serves the processes of this machine, one transaction at a time ' +
+    '(for workers on several machines or more throughput, use PostgreSQL: --db postgres://...)'
+  );
 }
 
 /**

@@ -7,6 +7,7 @@ import { openRuntime } from '../../runtime.js';
 import { RunwardenError } from '../../errors.js';
 import { action, commonOptions, printJson, withCommon } from '../common.js';
 import type { TaskRow } from '../../store/tasks.js';
+import { durabilityNote } from '../../store/db.js';
 import { escalationHooks } from '../../escalation/hooks.js';
 import { createDeliverer } from '../../escalation/outbox-delivery.js';
 import { advisorFromEnv } from '../../agents/advisor.js';
@@ -56,6 +57,8 @@ export function register(program: Command): void {
           (err: unknown) => rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
         ),
       });
+      // Where the work is kept and what survives a crash: the line a person starting a worker reads.
+      process.stderr.write(`runwarden work: worker ${worker.workerId} on ${durabilityNote(rt.db)}\n`);
       let signals = 0;
       const onSignal = () => {
         signals += 1;
