@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   ILLEGAL_TRANSITION: { exit: 1, http: 409, retryable: false, doc: 'The transition table does not allow the task to move from its current state to the requested one.' },
   ACTION_NOT_ALLOWED: { exit: 1, http: 409, retryable: false, doc: 'The operator action is not allowed from the task\'s current state.' },
   CONFIRMATION_REQUIRED: { exit: 1, http: 409, retryable: false, doc: 'The action would repeat steps that changed something; confirm with --yes.' },
+  TASK_CHANGED: { exit: 1, http: 409, retryable: true, doc: 'The task changed while you acted (a worker or another operator wrote to it after your action read it); nothing was written. Read it again and decide again.' },
   LEASE_LOST: { exit: 1, http: 409, retryable: true, doc: 'Another worker holds the task now; this worker stopped touching it.' },
   EXPRESSION_FAILED: { exit: 1, http: 422, retryable: false, doc: 'A runbook expression could not be evaluated at run time (a missing key, a wrong type).' },
   CALLBACK_UNKNOWN: { exit: 1, http: 404, retryable: false, doc: 'No task is waiting on that callback token.' },

@@ -18,6 +18,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Open the database too (default true). */
   withDb?: boolean;
+  /** PostgreSQL down at start: wait for it until `signal` aborts, instead of failing (long-lived processes). */
+  waitForDatabase?: { signal?: AbortSignal };
 }
 
 export interface Runtime {
@@ -42,7 +44,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const masker = createMasker(config.secretValues());
   const logger = opts.logger ?? createLogger();
   const runbooks = await loadRunbooksOrThrow(opts.runbooks);
-  const db = await openDb(opts.db, { logger });
+  const db = await openDb(opts.db, { logger, ...(opts.waitForDatabase ? { waitForDatabase: opts.waitForDatabase } : {}) });
   return {
     config,
     runbooks,

@@ -67,7 +67,7 @@ export function formatTask(v: TaskView): string {
   field('class', v.taskClass);
   if (v.externalRef) field('ref', v.externalRef);
   if (v.requestedBy) field('requested by', v.requestedBy);
-  field('runbook', v.runbook ? `${v.runbook.id} v${v.runbook.version}` : '-');
+  field('runbook', v.runbook ? `${v.runbook.id} v${v.runbook.version}${v.runbook.hash ? ` (${v.runbook.hash.slice(0, 12)})` : ''}` : '-');
   field('step', v.currentStep ?? '-');
   field('retries', `${v.retryBudget.used} of ${v.retryBudget.limit} used`);
   if (v.deadlineAt) field('deadline', shortTime(v.deadlineAt));

@@ -9,30 +9,26 @@
  * DATABASE_URL: demo tasks must not land in a real deployment's database or pager.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createExecutor } from '../agents/index.js';
 import { deploymentConfig } from '../config/index.js';
-import { RunwardenError } from '../errors.js';
-import { escalationHooks } from '../escalation/hooks.js';
-import { createDeliverer } from '../escalation/outbox-delivery.js';
-import type { Packet } from '../escalation/packet-schema.js';
+import { PacketSchema } from '../escalation/packet-schema.js';
 import { renderPacketMarkdown } from '../escalation/render-markdown.js';
 import type { Logger } from '../log.js';
 import { submitTask } from '../orchestrator/intake.js';
-import { Worker } from '../orchestrator/worker.js';
 import { loadRunbooksOrThrow } from '../runtime.js';
+import { createService } from '../service.js';
 import { createMasker } from '../secrets/mask.js';
 import { startSim } from '../sim/index.js';
-import { lockDataDir } from '../store/data-dir-lock.js';
 import { isPostgresUrl, MEMORY_TARGET, openDb, type Db } from '../store/db.js';
 import { latestPacket } from '../store/packets.js';
 import { getTask, listEvents, listTasks, type TaskRow } from '../store/tasks.js';
 import { keepRunning } from './keep-running.js';
 import { nextSteps, shellQuote, type NextStepTasks } from './next-steps.js';
-import { progressView, type ProgressOutput, type ProgressSubject, type TaskProgress } from './progress.js';
+import { packetsFileFor, resetDemoData } from './demo-data.js';
+import { intro, keepHints, SUBMITTED } from './messages.js';
+import { progressView, type ProgressOutput, type TaskProgress } from './progress.js';
 import { DEMO_SCENARIOS, type DemoScenario } from './scenarios.js';
 
 /** The example runbooks shipped with the package, beside `src/` and `dist/` (never cwd). */
@@ -40,6 +36,8 @@ export const EXAMPLE_RUNBOOKS_DIR = fileURLToPath(new URL('../../runbooks', impo
 
 /** The demo's default database, relative to the working directory. */
 export const DEMO_DEFAULT_DB = './.runwarden/db';
+
+export { packetsFileFor, resetDemoData };
 
 export interface DemoOptions {
   /** Database target: a PGlite directory or a PostgreSQL URL. Default DEMO_DEFAULT_DB. */
@@ -77,51 +75,9 @@ export interface DemoResult {
   elapsedMs: number;
 }
 
-/** Where the demo's file sink writes for a database target: beside the embedded database. */
-export function packetsFileFor(db: string): string {
-  return isPostgresUrl(db) || db === MEMORY_TARGET ? resolve('.runwarden/packets.jsonl') : `${resolve(db.replace(/^file:\/\//, ''))}-packets.jsonl`;
-}
-
-/**
- * Deletes an embedded database directory and the demo's packet file. Refuses a PostgreSQL URL
- * and any directory that is not a PGlite data directory: `--reset --db .` must never empty a
- * user's working directory.
- */
-export async function resetDemoData(db: string): Promise<void> {
-  if (isPostgresUrl(db) || db === MEMORY_TARGET) {
-    throw new RunwardenError('USAGE', '--reset works on the embedded database only; drop a PostgreSQL database with your own tools');
-  }
-  const dir = resolve(db.replace(/^file:\/\//, ''));
-  if (existsSync(dir) && !existsSync(join(dir, 'PG_VERSION'))) {
-    throw new RunwardenError('USAGE', `--reset refuses to delete ${dir}: it is not an embedded database directory`);
-  }
-  // Holding the lock while deleting: another process with the database open makes this fail
-  // with its pid, rather than losing its writes under it.
-  const release = await lockDataDir(dir);
-  try {
-    await rm(dir, { recursive: true, force: true });
-    await rm(packetsFileFor(db), { force: true });
-  } finally {
-    await release();
-  }
-}
-
 /** A tag for external references that differs between runs: base36 seconds and two random chars. */
 function runTag(): string {
   return `${Math.floor(Date.now() / 1000).toString(36)}${randomBytes(2).toString('hex').slice(0, 2)}`;
-}
-
-/** What is about to happen; on a pipe also the legend of the keys the plain lines use. */
-function intro(url: string, target: string, tty: boolean): string {
-  const where = isPostgresUrl(target) ? 'PostgreSQL' : `the embedded database in ${target}`;
-  const lines = [
-    `runwarden demo: ${DEMO_SCENARIOS.length} tasks from the example runbooks, carried by one worker on ${where}`,
-    `against a simulated operations API on ${url}. Each shows one way a task can end:`,
-    '',
-  ];
-  const keyWidth = Math.max(...DEMO_SCENARIOS.map((s) => s.key.length));
-  if (!tty) lines.push(...DEMO_SCENARIOS.map((s) => `  ${s.key.padEnd(keyWidth)}  ${s.title}`), '');
-  return `${lines.join('\n')}\n`;
 }
 
 /** Runs the demo; writes the intro, progress, packet and next steps to `o.out`. */
@@ -181,28 +137,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     };
     await refresh();
 
-    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery. */
-    const demoWorker = (dbh: Db) => {
-      const escalation = escalationHooks({ config, runbooks, masker });
-      const delivery = createDeliverer({ db: dbh, config, masker, logger: o.logger });
-      return new Worker({
-        db: dbh,
-        runbooks,
-        executor: createExecutor(),
-        logger: o.logger,
+    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery (service.ts). */
+    const demoWorker = (dbh: Db) =>
+      createService(
+        { db: dbh, config, runbooks, masker, logger: o.logger },
         // Every demo task at once: the run takes as long as the slowest story, not their sum.
-        concurrency: DEMO_SCENARIOS.length,
-        pollMs: 250,
-        env: { ...config.env },
-        secrets: { ...config.secrets },
-        mask: (v) => masker.maskValue(v),
-        hooks: escalation.hooks,
-        onIdle: () => delivery.deliver().then(
-          () => undefined,
-          (err: unknown) => o.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
-        ),
-      });
-    };
+        { executor: createExecutor(), concurrency: DEMO_SCENARIOS.length, pollMs: 250 },
+      ).worker;
     const worker = demoWorker(db);
     const onAbort = () => void worker.stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -230,7 +171,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const packet = await latestPacket(db, escalated);
       if (packet) {
         out.write(`\nThe packet the unhealthy restart handed over (also in ${packetsFile}):\n\n`);
-        out.write(renderPacketMarkdown(packet.body as unknown as Packet));
+        out.write(renderPacketMarkdown(PacketSchema.parse(packet.body)));
       }
     }
     // Judged on the demo's own run: what an operator does with --keep afterwards is theirs.
@@ -265,7 +206,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
     }
 
-    out.write(keepHints(sim.url, recovered, !isPostgresUrl(target) && target !== MEMORY_TARGET));
+    out.write(keepHints(sim.url, recovered, db.kind === 'pglite' && db.target !== MEMORY_TARGET));
     // The demo's rejected task never moves again and its line is shown; a task submitted while
     // the demo runs is picked up by the worker, so it gets lines too.
     const live: TaskProgress[] = tracked.filter((t) => t.task.state !== 'rejected');
@@ -292,19 +233,4 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     await db.close();
     await sim.close();
   }
-}
-
-/** How the lines for a task submitted while `--keep` runs are labelled. */
-const SUBMITTED: ProgressSubject = { key: 'submitted', title: 'a task submitted while the demo runs' };
-
-/** What `--keep` does, what changed on the simulated API, and, on the embedded database, how two processes share it. */
-function keepHints(url: string, recovered: readonly string[], embedded: boolean): string {
-  const lines = [
-    '',
-    `The demo keeps running (--keep): the simulated API on ${url} and a worker carry on until Ctrl-C.`,
-    ...recovered.map((r) => `${r[0]!.toUpperCase()}${r.slice(1)}: resume the escalated task and watch it complete.`),
-    "Each state change of the demo's tasks, and of any task you submit, is printed below.",
-  ];
-  if (embedded) lines.push('Your commands in another terminal share the embedded database with the demo, which serves it while it runs.');
-  return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,7 @@
  */
 import { actionsAllowedFrom } from '../lifecycle/transitions.js';
 import type { EscalationReason } from '../lifecycle/vocabulary.js';
-import type { EscalationInfo } from '../orchestrator/types.js';
+import type { EscalationInfo } from '../store/tasks.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import { createMasker, MASK, type Masker } from '../secrets/mask.js';
 import { clipText, isoOrNull, type AttemptRecord, type LedgerEvent, type PacketStepRecord, type PacketTask } from './packet-input.js';
@@ -111,7 +111,7 @@ export function maskSensitive(input: Record<string, unknown>, paths: readonly st
 }
 
 /** The values at the sensitive paths (masked by value elsewhere in the packet too: an API may echo them). */
-function sensitiveValues(input: Record<string, unknown>, paths: readonly string[]): string[] {
+export function sensitiveValues(input: Record<string, unknown>, paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const path of paths) {
     let node: unknown = input;

@@ -4,7 +4,7 @@
  * leaves the escalation (with `resolve` rows for the sinks that understand one).
  */
 import type { DeploymentConfig } from '../config/index.js';
-import type { EscalationInfo } from '../orchestrator/types.js';
+import type { EscalationInfo } from '../store/tasks.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import type { Masker } from '../secrets/mask.js';
 import { newId } from '../ids.js';

@@ -4,17 +4,13 @@
  * later leaves the escalation. Everything here runs inside the caller's transaction, so a packet
  * exists exactly when the state that caused it does; delivery happens later, from the outbox.
  */
-import type { OperatorAction, TaskState } from '../lifecycle/vocabulary.js';
+import { CLOSED_STATES, isOneOf, type OperatorAction, type TaskState } from '../lifecycle/vocabulary.js';
 import type { ActionContext } from '../orchestrator/operator.js';
 import type { Runtime } from '../runtime.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import type { Db } from '../store/db.js';
 import type { TaskRow } from '../store/tasks.js';
-import type { EscalationInfo } from '../orchestrator/types.js';
 import { emitPacket, refreshOpen, resolveOpen, type EmitContext } from './emit.js';
-
-/** States after which an open packet has nothing left to ask of anyone. */
-const CLOSED: ReadonlySet<TaskState> = new Set(['completed', 'partially_completed', 'rolled_back', 'cancelled', 'failed']);
 
 export interface EscalationHookOptions {
   /** Base URL of `runwarden serve` for `links.task` in packets. Default: no links. */
@@ -37,6 +33,8 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
 
   const hooks: CheckpointHooks = {
     async onStop(tx, task, commit, now) {
+      // An approval nobody gave by the deadline: the request is closed by the hand-over.
+      if (task.state === 'escalated') await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
       await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(commit.escalation ? { reason: commit.escalation } : {}) });
     },
     async onFinish(tx, task, now) {
@@ -54,8 +52,8 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
       await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
     }
     if (after === 'escalated' && before !== 'escalated') {
-      await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(task.escalation ? { reason: task.escalation as EscalationInfo } : {}) });
-    } else if (CLOSED.has(after)) {
+      await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(task.escalation ? { reason: task.escalation } : {}) });
+    } else if (isOneOf(CLOSED_STATES, after)) {
       await resolveOpen(tx, ctx, { taskId: task.id, now });
     } else if (after === 'in_handover' && before !== 'in_handover') {
       await refreshOpen(tx, ctx, { task, plan: planOf(task) });

@@ -3,7 +3,7 @@
  * the builder reads, so the store's rows satisfy them and tests can write them by hand.
  */
 import type { StepStatus, TaskState } from '../lifecycle/vocabulary.js';
-import type { EscalationInfo } from '../orchestrator/types.js';
+import type { EscalationInfo } from '../store/tasks.js';
 
 /** A time as the store returns it (Date) or as JSON carries it (ISO string). */
 export type TimeLike = Date | string;

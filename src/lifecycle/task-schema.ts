@@ -14,7 +14,10 @@ export const TaskDocumentSchema = z
     id: z.string().describe('the task id, `tsk_` and 20 characters'),
     externalRef: z.string().nullable().describe('the ticket or work order it came from; unique when set'),
     taskClass: z.string().describe('the task class it was submitted as'),
-    runbook: z.object({ id: z.string(), version: z.int() }).nullable().describe('the runbook and version it was accepted under; null when rejected before one was found'),
+    runbook: z
+      .object({ id: z.string(), version: z.int(), hash: z.string().nullable().describe('SHA-256 of the version\'s source: the task runs on this version to the end (null: accepted before versions were kept)') })
+      .nullable()
+      .describe('the runbook version the task runs on (the one it was accepted under, unless an operator moved it with resume --upgrade-runbook); null when rejected before one was found'),
     state: z.enum(TASK_STATES).describe('where the task is in its lifecycle (lifecycle.md)'),
     currentStep: z.string().nullable().describe('the step automation is on; null before the first and after the last'),
     priority: z.int().describe('higher runs first'),

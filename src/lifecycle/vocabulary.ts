@@ -34,6 +34,32 @@ export const TERMINAL_STATES = [
   'rejected',
 ] as const satisfies readonly TaskState[];
 
+/** States in which a worker holds the task under a lease and drives it. */
+export const HELD_STATES = ['running', 'compensating'] as const satisfies readonly TaskState[];
+
+/**
+ * States automation still owns (a worker holds the task, or will take it up again by itself): a
+ * cancel asked for while a worker holds the task stops it at the worker's next safe point.
+ */
+export const AUTOMATED_STATES = [
+  'running',
+  'compensating',
+  'retry_scheduled',
+  'waiting_callback',
+  'awaiting_approval',
+] as const satisfies readonly TaskState[];
+
+/** The terminal states a worker's checkpoint can end a task in (`rejected` is only ever inserted). */
+export const FINISHED_STATES = [
+  'completed',
+  'partially_completed',
+  'rolled_back',
+  'cancelled',
+] as const satisfies readonly TaskState[];
+
+/** States after which an open escalation packet has nothing left to ask of anyone. */
+export const CLOSED_STATES = [...FINISHED_STATES, 'failed'] as const satisfies readonly TaskState[];
+
 /** Step statuses (lifecycle.md, "Step statuses"). */
 export const STEP_STATUSES = [
   'pending',
@@ -47,6 +73,12 @@ export const STEP_STATUSES = [
 ] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export const StepStatus = z.enum(STEP_STATUSES);
+
+/** Statuses of a step that is not done: a task with one ends `partially_completed` at best. */
+export const UNDONE_STEP_STATUSES = ['failed', 'in_doubt'] as const satisfies readonly StepStatus[];
+
+/** Statuses of a step whose action ran (or may have): one that changes something may have changed it. */
+export const ATTEMPTED_STEP_STATUSES = ['succeeded', 'in_doubt', 'failed'] as const satisfies readonly StepStatus[];
 
 /** Failure classes: every failed attempt gets exactly one (runbook-format.md). */
 export const FAILURE_CLASSES = [
@@ -163,3 +195,8 @@ export const EventType = z.enum(EVENT_TYPES);
 
 /** Who wrote a ledger event: `intake`, `worker:<id>`, `operator:<name>`, `scheduler`, `callback`. */
 export type Actor = string;
+
+/** True when `value` is one of `set` (a closed set above), narrowing its type. */
+export function isOneOf<T extends string>(set: readonly T[], value: string): value is T {
+  return (set as readonly string[]).includes(value);
+}

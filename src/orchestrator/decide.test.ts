@@ -186,7 +186,8 @@ describe('decide: once steps and probes', () => {
     const p = plan([httpStep('charge', { repeat: 'once', probe })]);
     const task = taskView(p, { currentStep: 'charge', cursor: { phase: 'probe', probeFirst: true } });
     const d = decide(task, p, claimed, env());
-    const after = decide(apply(task, d), p, finished(d, http(500)), env());
+    // An answer neither present nor absent can read (a 5xx is a passing fault: probe-retry.test.ts).
+    const after = decide(apply(task, d), p, finished(d, http(200, { items: null })), env());
     expect(after.commit?.escalation?.kind).toBe('ambiguous_state');
     expect(after.commit?.patch.steps?.charge?.status).toBe('in_doubt');
   });
@@ -290,7 +291,8 @@ describe('decide: gates, waits, guards, decisions', () => {
     const d = decide(taskView(p), p, claimed, env());
     expect(d.commit?.to).toBe('awaiting_approval');
     expect(d.commit?.escalation?.kind).toBe('approval_required');
-    const approved = { ...apply(taskView(p), d), state: 'running' as const, cursor: { ...apply(taskView(p), d).cursor, approval: { step: 'charge', granted: true, by: 'ana' } } };
+    const asked = apply(taskView(p), d);
+    const approved = { ...asked, state: 'running' as const, cursor: { ...asked.cursor, step: { ...asked.cursor.step, approval: { granted: true, by: 'ana' } } } };
     const d2 = decide(approved, p, claimed, env());
     expect(d2.next).toMatchObject({ type: 'perform', attempt: { step: 'charge' } });
   });
@@ -303,7 +305,11 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(d.commit?.patch.nextAttemptAt).toEqual(new Date(T0.getTime() + 60_000));
     expect(JSON.stringify(d.commit?.events)).not.toContain('cb_token1');
     const t = apply(taskView(p), d);
-    const arrived = { ...t, state: 'running' as const, cursor: { ...t.cursor, callback: { ...t.cursor.callback!, data: { ok: true } } } };
+    // What the store keeps of the wait: the hashed token the callback is matched by, and its wake time.
+    expect(t).toMatchObject({ callbackTokenHash: 'hash:cb_token1', nextAttemptAt: new Date(T0.getTime() + 60_000), state: 'waiting_callback' });
+    const waiting = t.cursor.phase;
+    if (waiting.at !== 'waiting') throw new Error(`expected the task waiting, its cursor is ${waiting.at}`);
+    const arrived = { ...t, state: 'running' as const, cursor: { ...t.cursor, phase: { ...waiting, data: { ok: true } } } };
     const d2 = decide(arrived, p, claimed, env());
     expect(d2.commit?.to).toBe('completed');
     expect(d2.commit?.patch.steps?.['wait-ack']?.captures).toEqual({ ok: true });
@@ -324,7 +330,7 @@ describe('decide: gates, waits, guards, decisions', () => {
     expect(d2.commit?.to).toBe('waiting_callback');
     // The wait uses the same token the first step handed out.
     expect(d2.commit?.patch.callbackTokenHash).toBe('hash:cb_token1');
-    expect(d2.commit?.patch.cursor?.callback?.token).toBe('cb_token1');
+    expect(d2.commit?.patch.cursor).toMatchObject({ callbackToken: 'cb_token1', phase: { at: 'waiting' } });
   });
 
   const decideStep = httpStep('choose', {

@@ -5,17 +5,8 @@
  */
 import type { FailureClass, StepStatus, TaskState } from '../lifecycle/vocabulary.js';
 import type { CompiledRunbook, CompiledStep, ExprContext } from '../runbook/plan.js';
-import type {
-  AttemptFinish,
-  AttemptRef,
-  Commit,
-  Cursor,
-  DecideEnv,
-  EscalationInfo,
-  NewEvent,
-  StepRecord,
-  TaskView,
-} from './types.js';
+import type { Cursor, Phase } from './cursor.js';
+import type { AttemptFinish, AttemptRef, Commit, DecideEnv, DecisionEvent, EscalationInfo, StepRecord, TaskView } from './types.js';
 
 export class Draft {
   readonly steps: Record<string, StepRecord>;
@@ -29,7 +20,7 @@ export class Draft {
   escalationInfo: EscalationInfo | undefined;
   startAttempt: AttemptRef | undefined;
   readonly finishAttempts: AttemptFinish[] = [];
-  readonly events: NewEvent[] = [];
+  readonly events: DecisionEvent[] = [];
   private touched = false;
 
   constructor(
@@ -41,7 +32,7 @@ export class Draft {
     for (const s of plan.steps) {
       this.steps[s.id] ??= { status: 'pending', attempts: 0, captures: {} };
     }
-    this.cursor = structuredClone(task.cursor ?? {});
+    this.cursor = structuredClone(task.cursor);
     this.currentStep = task.currentStep;
     this.retryUsed = task.retryUsed;
     this.state = task.state;
@@ -71,7 +62,7 @@ export class Draft {
     return r;
   }
 
-  event(type: NewEvent['type'], step: string | null, data: Record<string, unknown> = {}): void {
+  event(type: DecisionEvent['type'], step: string | null, data: Record<string, unknown> = {}): void {
     this.events.push({ type, step, data });
     this.touched = true;
   }
@@ -96,9 +87,36 @@ export class Draft {
     this.touched = true;
   }
 
+  /** The walk's phase. */
+  get phase(): Phase {
+    return this.cursor.phase;
+  }
+
+  /** Moves the walk to another phase of the current step (or the rollback). */
+  setPhase(phase: Phase): void {
+    this.cursor.phase = phase;
+    this.touched = true;
+  }
+
+  /** The walk enters step `id`: its phase and memo start afresh. */
+  enter(id: string): void {
+    this.currentStep = id;
+    this.cursor.phase = { at: 'entering' };
+    this.cursor.step = {};
+    this.touched = true;
+  }
+
+  /** The walk leaves the steps (the last is done, or the rollback is): no current step. */
+  leaveSteps(): void {
+    this.currentStep = null;
+    this.cursor.phase = { at: 'idle' };
+    this.cursor.step = {};
+    this.touched = true;
+  }
+
   /** Next attempt number for `${kind}:${step}` (1-based), counted durably in the cursor. */
   nextAttemptNo(kind: string, step: string): number {
-    const counters = (this.cursor.counters ??= {});
+    const counters = this.cursor.counters;
     const key = `${kind}:${step}`;
     counters[key] = (counters[key] ?? 0) + 1;
     return counters[key];
@@ -145,11 +163,11 @@ export class Draft {
   }
 
   failuresOf(cls: FailureClass): number {
-    return this.cursor.failures?.[cls] ?? 0;
+    return this.cursor.step.failures?.[cls] ?? 0;
   }
 
   countFailure(cls: FailureClass): number {
-    const f = (this.cursor.failures ??= {});
+    const f = (this.cursor.step.failures ??= {});
     f[cls] = (f[cls] ?? 0) + 1;
     return f[cls];
   }

@@ -9,6 +9,7 @@ import { newId } from '../ids.js';
 import type { CompiledRunbook, ExprContext, RunbookSet } from '../runbook/plan.js';
 import type { Db } from '../store/db.js';
 import { insertTask } from '../store/intake.js';
+import { saveRunbookVersion } from '../store/runbook-versions.js';
 import type { StepRecord, TaskRow } from '../store/tasks.js';
 import { WAKE_CHANNEL } from './wake.js';
 
@@ -105,6 +106,9 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
   const steps: Record<string, StepRecord> = {};
   if (runbook && !rejection) for (const s of runbook.steps) steps[s.id] = { status: 'pending', attempts: 0, captures: {} };
   const input = req?.input ?? (typeof raw.input === 'object' && raw.input !== null && !Array.isArray(raw.input) ? (raw.input as Record<string, unknown>) : {});
+  // The version the task starts with is stored first: the task runs on it to the end.
+  const accepted = runbook && !rejection ? runbook : undefined;
+  if (accepted) await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, opts.now);
   const result = await insertTask(
     db,
     {
@@ -113,6 +117,7 @@ export async function submitTask(db: Db, runbooks: RunbookSet, request: unknown,
       taskClass,
       runbookId: runbook?.id ?? null,
       runbookVersion: runbook?.version ?? null,
+      runbookHash: accepted?.hash ?? null,
       requestedBy: req?.requestedBy ?? str(raw.requestedBy),
       input,
       priority: req?.priority ?? 0,

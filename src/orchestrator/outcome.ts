@@ -144,6 +144,18 @@ export function classify(step: CompiledStep, raw: RawOutcome, ctx: ExprContext):
   return { ok: true, result };
 }
 
+/**
+ * A read (a probe) that got no usable answer because of a passing fault: a transient error or
+ * status, or a timeout. Null when the answer, or the failure, says something about the effect.
+ */
+export function passingReadFailure(raw: RawOutcome): 'transient' | 'timeout' | null {
+  if (raw.kind === 'error') {
+    const cls = raw.failureClass ?? (raw.code === 'TIMEOUT' ? 'timeout' : raw.code && TRANSIENT_CODES.has(raw.code) ? 'transient' : null);
+    return cls === 'transient' || cls === 'timeout' ? cls : null;
+  }
+  return isHttpResult(raw.result) && httpStatusClass(raw.result.status) === 'transient' ? 'transient' : null;
+}
+
 function retryAfter(raw: { retryAfterMs?: number }): { retryAfterMs?: number } {
   return raw.retryAfterMs === undefined ? {} : { retryAfterMs: raw.retryAfterMs };
 }

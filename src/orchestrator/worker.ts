@@ -4,22 +4,29 @@
  *
  * Stopping is graceful: the worker claims nothing new, each task records the attempt in flight
  * and is handed back (`queued`) before the next one would start, so nothing is half-recorded.
+ *
+ * The database going away is waited out, never a reason to exit: claims back off with jitter,
+ * drivers retry their writes, and a lease that could not be renewed for `leaseMs` minus the
+ * margin (a quarter of the lease) aborts the action in flight, since another worker may take the
+ * task over once the lease lapses. The action's outcome (aborted) is then recorded if the claim
+ * still holds, or the next claimer finds the attempt in doubt.
  */
 import type { Executor } from '../agents/index.js';
 import { isRunwardenError } from '../errors.js';
+import { faultPoint, isInjectedFault } from '../fault-points.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
-import { claimTasks, idleStatus, renewLease } from '../store/claim.js';
+import { claimTasks, idleStatus, leaseOf, renewLease, type Lease } from '../store/claim.js';
 import type { Db } from '../store/db.js';
+import { isDatabaseUnavailable, reconnectDelay } from '../store/outage.js';
 import type { TaskRow } from '../store/tasks.js';
 import { systemClock, type Clock } from './clock.js';
 import { driveTask, escalateInternal } from './driver.js';
 import { WAKE_CHANNEL } from './wake.js';
 
 export { WAKE_CHANNEL };
-
 
 export interface WorkerOptions {
   db: Db;
@@ -60,9 +67,28 @@ export interface WorkerStats {
   errors: number;
 }
 
+/** The share of the lease kept in reserve: an action still running this close to expiry without a renewal is aborted. */
+export const LEASE_MARGIN = 0.25;
+
+/** One task being driven: its claim and what its lease watchdog knows. */
 interface Active {
   promise: Promise<void>;
-  abort: AbortController;
+  lease: Lease;
+  /** The lease's expiry as last written (ms since the epoch, the worker's clock). */
+  expiresAt: number;
+  /** Aborts the action in flight; replaced once a lease scare has passed. */
+  action: AbortController;
+  /** Aborted when the lease is lost: cuts poll waits short. */
+  gone: AbortController;
+  /** `gone` or the worker stopping. */
+  wake: AbortSignal;
+  lost: boolean;
+  /** The driver has returned: no more renewals. */
+  done: boolean;
+  cancelled: boolean;
+  /** Set while the lease is past its margin with no renewal; resolved by the next renewal. */
+  scare: { waiters: Array<(ok: boolean) => void> } | null;
+  timers: { renew?: NodeJS.Timeout; watchdog?: NodeJS.Timeout };
 }
 
 export class Worker {
@@ -73,6 +99,7 @@ export class Worker {
   private readonly clock: Clock;
   private readonly active = new Map<string, Active>();
   private stopping = false;
+  private halted = false;
   private readonly stopCtl = new AbortController();
   private wakeResolve: (() => void) | null = null;
   private readonly stats: WorkerStats = { claimed: 0, released: 0, errors: 0 };
@@ -107,11 +134,18 @@ export class Worker {
     await Promise.allSettled([...this.active.values()].map((a) => a.promise));
   }
 
-  /** Hard stop: abort the actions in flight too (their attempts are recorded as aborted). */
+  /**
+   * Hard stop: abort the actions in flight too (their attempts are recorded as aborted), and stop
+   * waiting for a database that is away (what could not be written is left to the leases).
+   */
   abortAll(): void {
     this.stopping = true;
+    this.halted = true;
     this.stopCtl.abort();
-    for (const a of this.active.values()) a.abort.abort(new Error('worker stopped'));
+    for (const a of this.active.values()) {
+      a.action.abort(new Error('worker stopped'));
+      this.endScare(a, false);
+    }
     this.wake();
   }
 
@@ -140,40 +174,64 @@ export class Worker {
   private async loop(untilIdle: boolean): Promise<void> {
     const log = this.opts.logger.child({ workerId: this.workerId });
     let unlisten: (() => Promise<void>) | null = null;
-    try {
-      unlisten = await this.opts.db.listen(WAKE_CHANNEL, () => this.wake());
-    } catch (err) {
-      log.debug({ err }, 'listen unavailable; polling');
-    }
+    let nextListenTry = 0;
+    const listen = async () => {
+      if (unlisten || Date.now() < nextListenTry) return;
+      try {
+        unlisten = await this.opts.db.listen(WAKE_CHANNEL, () => this.wake());
+      } catch (err) {
+        // Polling covers for it; tried again now and then (the database may have been away).
+        nextListenTry = Date.now() + 5_000;
+        log.debug({ err }, 'listen unavailable; polling');
+      }
+    };
+    await listen();
     log.info({ concurrency: this.concurrency, leaseMs: this.leaseMs }, 'worker started');
+    let outage = 0;
     try {
       while (!this.stopping) {
-        const free = this.concurrency - this.active.size;
-        let claimed = 0;
-        if (free > 0) {
-          const tasks = await claimTasks(this.opts.db, { workerId: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs, limit: free });
-          claimed = tasks.length;
-          for (const c of tasks) this.start(c.task, log);
-        }
-        if (claimed > 0 && this.active.size < this.concurrency) continue;
-        if (this.active.size > 0) {
+        try {
+          await listen();
+          const free = this.concurrency - this.active.size;
+          let claimed = 0;
+          if (free > 0) {
+            faultPoint('claim.before');
+            const tasks = await claimTasks(this.opts.db, {
+              workerId: this.workerId,
+              now: this.clock.now(),
+              leaseMs: this.leaseMs,
+              limit: free,
+              exclude: [...this.active.keys()],
+            });
+            faultPoint('claim.after');
+            claimed = tasks.length;
+            for (const c of tasks) this.start(c.task, c.from, log);
+          }
+          outage = 0;
+          if (claimed > 0 && this.active.size < this.concurrency) continue;
+          if (this.active.size > 0) {
+            this.housekeepInBackground(log);
+            await this.waitForWake(this.pollMs);
+            continue;
+          }
+          // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
+          // before --until-idle returns is awaited in `finally`.
           this.housekeepInBackground(log);
-          await this.waitForWake(this.pollMs);
-          continue;
+          const idle = await idleStatus(this.opts.db);
+          if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
+          const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
+          await this.waitForWake(Math.min(Math.max(untilDue, 0), this.pollMs));
+        } catch (err) {
+          // The database is away: the database handle said so once; wait and look again.
+          if (!isDatabaseUnavailable(err)) throw err;
+          await this.waitForWake(reconnectDelay(outage++, this.opts.random));
         }
-        // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
-        // before --until-idle returns is awaited in `finally`.
-        this.housekeepInBackground(log);
-        const idle = await idleStatus(this.opts.db);
-        if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
-        const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
-        await this.waitForWake(Math.min(Math.max(untilDue, 0), this.pollMs));
       }
     } finally {
       await Promise.allSettled([...this.active.values()].map((a) => a.promise));
       await this.housekeeping;
       if (this.opts.onIdle) await this.opts.onIdle().catch((err) => log.warn({ err }, 'idle hook failed'));
-      if (unlisten) await unlisten().catch(() => undefined);
+      if (unlisten) await (unlisten as () => Promise<void>)().catch(() => undefined);
       log.info({ ...this.stats }, 'worker stopped');
     }
   }
@@ -191,26 +249,99 @@ export class Worker {
       });
   }
 
-  private start(task: TaskRow, log: Logger): void {
+  // -------------------------------------------------------------------------------------------
+  // The lease of one task: renewals, the watchdog, what the driver asks of it
+
+  private renewEvery(): number {
+    return Math.max(50, Math.floor(this.leaseMs / 3));
+  }
+
+  /** Renews now and schedules the next renewal: every third of the lease, sooner while failing. */
+  private renew(a: Active, taskId: string, log: Logger): void {
+    if (a.lost || a.done) return;
+    renewLease(this.opts.db, { taskId, lease: a.lease, now: this.clock.now(), leaseMs: this.leaseMs })
+      .then((r) => {
+        if (a.done) return;
+        if (!r) {
+          a.lost = true;
+          a.action.abort(new Error('lease lost'));
+          a.gone.abort();
+          this.endScare(a, false);
+          return;
+        }
+        a.expiresAt = r.expiresAt.getTime();
+        this.armWatchdog(a, taskId, log);
+        this.endScare(a, true);
+        if (r.cancelRequested && !a.cancelled) {
+          a.cancelled = true;
+          a.action.abort(new Error('cancelled by an operator'));
+        }
+        a.timers.renew = setTimeout(() => this.renew(a, taskId, log), this.renewEvery());
+      })
+      .catch((err: unknown) => {
+        if (a.done) return;
+        if (!isDatabaseUnavailable(err)) log.warn({ err, taskId }, 'lease renewal failed');
+        // Tried again sooner than usual: the margin is running out.
+        a.timers.renew = setTimeout(() => this.renew(a, taskId, log), Math.max(25, Math.floor(this.renewEvery() / 4)));
+      });
+  }
+
+  /** At `expiresAt` minus the margin, unless a renewal came first: abort the action in flight. */
+  private armWatchdog(a: Active, taskId: string, log: Logger): void {
+    clearTimeout(a.timers.watchdog);
+    const at = a.expiresAt - this.leaseMs * LEASE_MARGIN;
+    a.timers.watchdog = setTimeout(() => {
+      if (a.lost || a.done) return;
+      // Timers may fire a little early: look again rather than give up the watch.
+      if (this.clock.now().getTime() < at) return this.armWatchdog(a, taskId, log);
+      if (!a.scare) {
+        a.scare = { waiters: [] };
+        log.warn({ taskId, leaseExpiresAt: new Date(a.expiresAt).toISOString() }, 'lease not renewed in time; aborting the action in flight');
+      }
+      a.action.abort(new Error('lease about to expire: no renewal succeeded'));
+    }, Math.max(0, at - this.clock.now().getTime()));
+  }
+
+  /** A renewal succeeded (ok) or the lease is gone: waiting actions may go on, or must not. */
+  private endScare(a: Active, ok: boolean): void {
+    if (!a.scare) return;
+    const waiters = a.scare.waiters;
+    a.scare = null;
+    // A fresh signal for the next action: the aborted one stays aborted for the attempt it cut.
+    if (ok && a.action.signal.aborted && !a.cancelled && !this.halted) a.action = new AbortController();
+    for (const w of waiters) w(ok);
+  }
+
+  private leaseReady(a: Active): Promise<boolean> {
+    if (a.lost || this.halted) return Promise.resolve(false);
+    if (this.clock.now().getTime() < a.expiresAt - this.leaseMs * LEASE_MARGIN) return Promise.resolve(true);
+    // Past the margin: wait for the next renewal, however long the outage lasts.
+    a.scare ??= { waiters: [] };
+    return new Promise((resolve) => a.scare!.waiters.push(resolve));
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private start(task: TaskRow, from: string, log: Logger): void {
     this.stats.claimed += 1;
-    const abort = new AbortController();
-    const wake = AbortSignal.any([abort.signal, this.stopCtl.signal]);
-    let lost = false;
-    let cancelled = false;
-    const renew = setInterval(() => {
-      renewLease(this.opts.db, { taskId: task.id, workerId: this.workerId, now: this.clock.now(), leaseMs: this.leaseMs })
-        .then((r) => {
-          if (!r) {
-            lost = true;
-            abort.abort(new Error('lease lost'));
-          } else if (r.cancelRequested && !cancelled) {
-            cancelled = true;
-            abort.abort(new Error('cancelled by an operator'));
-          }
-        })
-        .catch((err) => log.warn({ err, taskId: task.id }, 'lease renewal failed'));
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
-    const promise = driveTask(
+    const gone = new AbortController();
+    const a: Active = {
+      promise: Promise.resolve(),
+      lease: leaseOf(task),
+      expiresAt: task.leaseExpiresAt?.getTime() ?? this.clock.now().getTime() + this.leaseMs,
+      action: new AbortController(),
+      gone,
+      wake: AbortSignal.any([gone.signal, this.stopCtl.signal]),
+      lost: false,
+      done: false,
+      cancelled: false,
+      scare: null,
+      timers: {},
+    };
+    if (from !== task.state) log.info({ taskId: task.id, runbook: task.runbookId, step: task.currentStep, from, state: task.state, reason: `claimed by ${this.workerId}` }, 'task state changed');
+    this.armWatchdog(a, task.id, log);
+    a.timers.renew = setTimeout(() => this.renew(a, task.id, log), this.renewEvery());
+    a.promise = driveTask(
       {
         db: this.opts.db,
         runbooks: this.opts.runbooks,
@@ -227,34 +358,52 @@ export class Worker {
       },
       task,
       {
-        signal: abort.signal,
-        wake,
+        actionSignal: () => a.action.signal,
+        wake: a.wake,
         stopping: () => this.stopping,
-        lost: () => lost,
-        cancelled: () => cancelled,
+        halted: () => this.halted,
+        lost: () => a.lost,
+        cancelled: () => a.cancelled,
+        leaseReady: () => this.leaseReady(a),
       },
     )
       .then((t) => {
         this.stats.released += 1;
         this.opts.onTaskReleased?.(t);
       })
-      .catch((err) => {
-        if (isRunwardenError(err) && err.code === 'LEASE_LOST') {
-          log.warn({ taskId: task.id }, 'lease lost; another worker has the task');
-        } else {
-          this.stats.errors += 1;
-          log.error({ err, taskId: task.id }, 'task driver failed; escalating the task');
-          // A bug must not loop: the task stops with the error for a person to look at.
-          return escalateInternal(this.opts, this.workerId, task.id, err, this.clock.now()).catch((e2) =>
-            log.error({ err: e2, taskId: task.id }, 'could not escalate the task; its lease will expire'),
-          );
-        }
-      })
+      .catch((err) => this.driverFailed(err, task, a, log))
       .finally(() => {
-        clearInterval(renew);
+        a.done = true;
+        clearTimeout(a.timers.renew);
+        clearTimeout(a.timers.watchdog);
+        this.endScare(a, false);
         this.active.delete(task.id);
         this.wake();
       });
-    this.active.set(task.id, { promise, abort });
+    this.active.set(task.id, a);
+  }
+
+  /** What a driver's failure means: lost lease, outage, injected crash, or a bug to escalate. */
+  private async driverFailed(err: unknown, task: TaskRow, a: Active, log: Logger): Promise<void> {
+    if (isRunwardenError(err) && err.code === 'LEASE_LOST') {
+      log.warn({ taskId: task.id }, 'lease lost; another worker has the task');
+      return;
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Only after a hard stop: the database was away, so the task waits for its lease to lapse.
+      log.warn({ taskId: task.id }, 'database unavailable while stopping; the task is taken over when its lease expires');
+      return;
+    }
+    if (isInjectedFault(err)) {
+      // A crash of this driver, as a test asked: nothing more is written, as if the process died.
+      log.warn({ taskId: task.id, point: err.point }, 'injected fault; the task is left to its lease');
+      return;
+    }
+    this.stats.errors += 1;
+    log.error({ err, taskId: task.id }, 'task driver failed; escalating the task');
+    // A bug must not loop: the task stops with the error for a person to look at.
+    await escalateInternal(this.opts, a.lease, task.id, err, this.clock.now()).catch((e2: unknown) => {
+      if (!isDatabaseUnavailable(e2)) log.error({ err: e2, taskId: task.id }, 'could not escalate the task; its lease will expire');
+    });
   }
 }

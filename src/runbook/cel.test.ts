@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isRunwardenError } from '../errors.js';
-import { compileExpr, compileTemplate, fromCel, splitTemplate, toCel, type CelScope } from './cel.js';
+import { compileExpr, fromCel, toCel, type CelScope } from './cel.js';
+import { compileTemplate, splitTemplate } from './template.js';
 import type { Expr, ExprContext, Template } from './plan.js';
 
 const ctx: ExprContext = {

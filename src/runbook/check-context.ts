@@ -4,7 +4,8 @@
  * targets, retry policies). See checks.ts for why the checks read the raw YAML value.
  */
 import { actionChanges, type PluginRegistry } from './action-schema.js';
-import { compileExpr, compileTemplate, type CelRef, type CelScope } from './cel.js';
+import { compileExpr, type CelRef, type CelScope } from './cel.js';
+import { compileTemplate } from './template.js';
 import { tryParseDuration } from './duration.js';
 import { didYouMean } from './suggest.js';
 import type { Finding, PathSegment } from './yaml-source.js';

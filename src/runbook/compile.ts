@@ -3,6 +3,7 @@
  * (plan.ts): durations in milliseconds, CEL compiled, defaults filled, retry policies merged.
  * It runs only on documents that passed the schema and every check, so a failure here is a bug.
  */
+import { createHash } from 'node:crypto';
 import { RunwardenError } from '../errors.js';
 import type { RepeatMode } from '../lifecycle/vocabulary.js';
 import {
@@ -15,7 +16,8 @@ import {
   WaitWith,
   type PluginRegistry,
 } from './action-schema.js';
-import { compileExpr, compileTemplate, type CelScope } from './cel.js';
+import { compileExpr, type CelScope } from './cel.js';
+import { compileTemplate } from './template.js';
 import { parseDuration } from './duration.js';
 import { compileInputSchema, sensitiveInputPaths } from './input-schema.js';
 import type {
@@ -202,7 +204,11 @@ function compileStep(doc: RunbookDoc, s: StepDoc, index: number, deadlineMs: num
 }
 
 /** Compiles a document that passed the schema and the checks. The result is deep-frozen. */
-export function compileRunbook(doc: RunbookDoc, file: string, opts: { plugins?: PluginRegistry } = {}): CompiledRunbook {
+/**
+ * Compiles a validated runbook document. `source` is the text it was parsed from: its SHA-256 is
+ * the version's identity (`hash`), the key a task is pinned to.
+ */
+export function compileRunbook(doc: RunbookDoc, file: string, opts: { plugins?: PluginRegistry } = {}, source = ''): CompiledRunbook {
   const deadlineMs = ms(doc.policy?.deadline) ?? DEFAULTS.deadlineMs;
   const inputSchema: InputSchemaNode = doc.input ?? { type: 'object' };
   const input = compileInputSchema(inputSchema);
@@ -220,6 +226,8 @@ export function compileRunbook(doc: RunbookDoc, file: string, opts: { plugins?: 
     owner: doc.owner,
     taskClasses: [...doc.taskClasses],
     file,
+    hash: createHash('sha256').update(source).digest('hex'),
+    source,
     inputSchema: inputSchema as Record<string, unknown>,
     validateInput: input.validate,
     sensitiveInputs: sensitiveInputPaths(inputSchema),

@@ -241,3 +241,31 @@ describe('runbook sets', () => {
     expect(ps).toEqual([{ file: join(dir, 'missing.yaml'), path: '', message: 'cannot read: no such file or folder (ENOENT)' }]);
   });
 });
+
+describe('idempotencyKey', () => {
+  it('on a step that is not repeat: keyed is a problem at the key, since it would never be sent', () => {
+    const p = one(`steps:
+  - id: charge
+    action: http
+    with:
+      system: api
+      method: POST
+      path: /charges
+      idempotencyKey: "\${task.id}:charge"
+    repeat: once
+`);
+    expect(p).toMatchObject({ file: 'rb.yaml', line: 15, col: 23, path: 'steps[0].with.idempotencyKey' });
+    expect(p.message).toMatch(/only sent by `repeat: keyed` steps.*once/);
+  });
+
+  it('on a keyed step is what the key is made of', () => {
+    expect(
+      problems(`steps:
+  - id: charge
+    action: http
+    with: { system: api, method: POST, path: /charges, idempotencyKey: "\${task.id}:c" }
+    repeat: keyed
+`),
+    ).toEqual([]);
+  });
+});

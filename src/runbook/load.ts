@@ -54,7 +54,7 @@ function compileFile(text: string, file: string, opts: LoadOptions): FileResult 
   const problems = sortProblems(dedupe(findings.map((f) => source.locate(f))));
   if (problems.length) return { problems, source };
   try {
-    return { runbook: compileRunbook(RunbookSchema.parse(value), file, opts), problems: [], source };
+    return { runbook: compileRunbook(RunbookSchema.parse(value), file, opts, text), problems: [], source };
   } catch (err) {
     return { problems: [{ file, line: 1, col: 1, path: '', message: `internal error while compiling: ${(err as Error).message}` }], source };
   }
@@ -116,7 +116,8 @@ export async function loadRunbookFiles(paths: string[], opts: LoadOptions = {}):
     results.push(r);
   }
   problems.push(...setProblems(results));
-  return { set: buildRunbookSet(results.flatMap((r) => (r.runbook ? [r.runbook] : []))), problems };
+  const set = buildRunbookSet(results.flatMap((r) => (r.runbook ? [r.runbook] : [])));
+  return { set: opts.plugins ? { ...set, plugins: opts.plugins } : set, problems };
 }
 
 function cannotRead(err: unknown): string {

@@ -6,6 +6,7 @@
  */
 import type { FailureClass, RepeatMode, StepStatus } from '../lifecycle/vocabulary.js';
 import type { Problem } from '../errors.js';
+import type { PluginRegistry } from './action-schema.js';
 
 /** What CEL expressions see (runbook-format.md, "Names visible to expressions"). */
 export interface ExprContext {
@@ -215,6 +216,10 @@ export interface CompiledRunbook {
   taskClasses: string[];
   /** Path of the YAML file it came from. */
   file: string;
+  /** SHA-256 (hex) of the source text: the identity of this version, which tasks are pinned to. */
+  hash: string;
+  /** The YAML text it was compiled from (stored with the tasks that start on it). */
+  source: string;
   /** The input JSON Schema (subset) as written. */
   inputSchema: Record<string, unknown>;
   /** Checks a task's input; every problem with its JSON path (`input.environment`). */
@@ -241,4 +246,6 @@ export interface RunbookSet {
   runbooks: CompiledRunbook[];
   byId: Map<string, CompiledRunbook>;
   byTaskClass: Map<string, CompiledRunbook>;
+  /** The plugin actions they were compiled with, to compile a task's pinned version alike. */
+  plugins?: PluginRegistry;
 }

@@ -26,6 +26,11 @@ export function checkStep(c: CheckContext, step: Obj, i: number): void {
   if (changes && step.repeat === undefined) {
     c.add(at('repeat'), `step \`${String(step.id)}\` changes state (${changeWhat(c, action!, step.with)}) but has no \`repeat\`: say \`keyed\` (deduplicated by an idempotency key), \`once\` (cannot be deduplicated; give it a \`probe\`) or \`safe\` (naturally idempotent)`);
   }
+  if (action === 'http' && isObj(step.with) && step.with.idempotencyKey !== undefined && step.repeat !== 'keyed') {
+    // Accepted and ignored would be worse than refused: the owner believes the call is deduplicated.
+    const mode = step.repeat === undefined ? 'has no `repeat`' : `is \`${String(step.repeat)}\``;
+    c.add(at('with', 'idempotencyKey'), `\`idempotencyKey\` is only sent by \`repeat: keyed\` steps; step \`${String(step.id)}\` ${mode}, so its key would never be sent: make it \`repeat: keyed\`, or drop the key`);
+  }
   c.cel(step.when, at('when'), 'task', here);
   if (isObj(step.approval)) c.cel(step.approval.when, at('approval', 'when'), 'task', here);
   list(step.classify).forEach((rule, k) => {

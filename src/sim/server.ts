@@ -10,12 +10,10 @@
 import { EventEmitter } from 'node:events';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { z } from 'zod';
+import { onControl, send, type ControlState } from './control.js';
 import { FaultBook } from './faults.js';
 import {
-  FaultSchema,
   StateInputSchema,
-  zodProblems,
   type Effect,
   type EntitlementInput,
   type Fault,
@@ -111,12 +109,6 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     if (s.token !== undefined) token = s.token ?? undefined;
   }
 
-  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    if (res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify(body));
-  }
-
   /** Waits `ms`; resolves false if the client goes away first or the server closes. */
   function delay(ms: number, res: ServerResponse): Promise<boolean> {
     return new Promise((resolve) => {
@@ -205,46 +197,14 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     answer(out.status, out.body);
   }
 
-  function onControl(method: string, path: string, query: URLSearchParams, body: unknown, res: ServerResponse): void {
-    const invalid = (err: unknown): void => {
-      if (err instanceof z.ZodError) send(res, 400, { error: 'bad request', problems: zodProblems(err) });
-      else throw err;
-    };
-    const route = `${method} ${path}`;
-    switch (route) {
-      case 'GET /_sim/effects': {
-        const kind = query.get('kind');
-        return send(res, 200, { items: effects.filter((e) => kind === null || e.kind === kind) });
-      }
-      case 'GET /_sim/requests':
-        return send(res, 200, { items: requests });
-      case 'GET /_sim/faults':
-        return send(res, 200, { items: faults.list() });
-      case 'POST /_sim/faults': {
-        // Validate all before adding any, so a bad batch changes nothing.
-        const parsed = z.array(FaultSchema).safeParse(Array.isArray(body) ? body : [body]);
-        if (!parsed.success) return invalid(parsed.error);
-        return send(res, 201, { items: (Array.isArray(body) ? body : [body]).map((f) => faults.add(f as Fault)) });
-      }
-      case 'DELETE /_sim/faults':
-        faults.clear();
-        return send(res, 200, { items: [] });
-      case 'GET /_sim/state':
-        return send(res, 200, { token: token ?? null, ...ops.snapshot() });
-      case 'POST /_sim/state':
-        try {
-          setState(body as StateInput);
-        } catch (err) {
-          return invalid(err);
-        }
-        return send(res, 200, { token: token ?? null, ...ops.snapshot() });
-      case 'POST /_sim/reset':
-        reset();
-        return send(res, 200, { reset: true });
-      default:
-        return send(res, 404, { error: 'not found' });
-    }
-  }
+  const control: ControlState = {
+    effects: () => effects,
+    requests: () => requests,
+    faults,
+    snapshot: () => ({ token: token ?? null, ...ops.snapshot() }),
+    setState,
+    reset,
+  };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -262,7 +222,7 @@ export async function startSim(opts: SimOptions = {}): Promise<Sim> {
     }
     if (url.pathname.startsWith('/_sim/')) {
       if (badJson) return send(res, 400, { error: 'invalid JSON' });
-      return onControl(method, url.pathname, url.searchParams, body, res);
+      return onControl(control, { method, path: url.pathname, query: url.searchParams, body }, res);
     }
     const record: RequestRecord = {
       seq: requests.length + 1,

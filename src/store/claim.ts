@@ -3,16 +3,50 @@
  * renewal and release, and what `work --until-idle` waits for. Hand-written SQL: these run on
  * every tick of every worker.
  *
- * Two workers never run one task at once: the claim takes a row lock and sets a lease; every
- * checkpoint a worker writes is fenced by `lease_owner = $worker` (applyChange's `expect`), so a
- * worker whose lease expired and was taken over cannot write another checkpoint.
+ * Two workers never run one task at once: the claim takes a row lock, sets a lease and bumps the
+ * task's `lease_epoch`, the fencing token of that claim. Every write a worker makes for the task
+ * (checkpoints, renewals, releases, escalations) is fenced by its worker id AND that epoch, so a
+ * worker whose lease expired cannot write again once the task was claimed anew, not even when
+ * the new claim is its own. A worker never claims a task it is still driving (`exclude`).
  */
 import type { TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import { mapTaskRow, type TaskRow } from './tasks.js';
 
-/** States a worker picks up with no conditions but a free lease. */
+/** One claim of one task: the worker and the fencing token (`lease_epoch`) the claim set. */
+export interface Lease {
+  workerId: string;
+  epoch: number;
+}
+
+/** The lease a claimed row carries. */
+export function leaseOf(task: TaskRow): Lease {
+  if (!task.leaseOwner) throw new Error(`task ${task.id} is not leased`);
+  return { workerId: task.leaseOwner, epoch: task.leaseEpoch };
+}
+
+/**
+ * States a claim moves to `running`. `queued` is due at once; the others only when their
+ * `next_attempt_at` has come (CLAIM_WHEN_DUE).
+ */
 const CLAIM_TO_RUNNING: TaskState[] = ['queued', 'retry_scheduled', 'waiting_callback'];
+
+/**
+ * The timed states: claimed once `next_attempt_at <= now` (a retry that fell due, a wait that
+ * timed out). The one place to add a state that wakes at a time (for instance one whose
+ * `next_attempt_at` is the task's deadline); add it to CLAIM_TO_RUNNING too when the claim should
+ * move it to `running`.
+ */
+export const CLAIM_WHEN_DUE: TaskState[] = ['retry_scheduled', 'waiting_callback'];
+
+/**
+ * States a person answers that still wake at a time (`next_attempt_at`: the task's deadline). The
+ * claim leaves their state as it is; the decision escalates them as `deadline_exceeded`.
+ */
+export const CLAIM_AT_DEADLINE: TaskState[] = ['awaiting_approval'];
+
+/** States whose lease, once expired, another worker takes over (a dead worker's tasks). */
+const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
 
 export interface ClaimedTask {
   task: TaskRow;
@@ -21,12 +55,17 @@ export interface ClaimedTask {
   takeover: boolean;
 }
 
+// The events are stamped no earlier than the task's last change (see applyChange).
 const CLAIM_SQL = `
 WITH picked AS (
-  SELECT id, state AS prev_state FROM tasks
-  WHERE state = 'queued'
-     OR (state IN ('retry_scheduled', 'waiting_callback') AND next_attempt_at <= $2)
-     OR (state IN ('running', 'compensating') AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+  SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks
+  WHERE (state = 'queued'
+     OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
+     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     -- A state a person answers, due at the task's deadline: the decision hands it over
+     -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
+     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
+    AND id <> ALL($7::text[])
   ORDER BY priority DESC, created_at, id
   LIMIT $4
   FOR UPDATE SKIP LOCKED
@@ -35,27 +74,32 @@ WITH picked AS (
     state = CASE WHEN t.state = ANY($5::text[]) THEN 'running' ELSE t.state END,
     lease_owner = $1,
     lease_expires_at = $3,
+    lease_epoch = t.lease_epoch + 1,
     -- What it was due at is spent: a finished task must not show a next try.
     next_attempt_at = CASE WHEN t.state = 'retry_scheduled' THEN NULL ELSE t.next_attempt_at END,
-    updated_at = $2,
+    updated_at = picked.at,
     event_seq = t.event_seq + CASE WHEN t.state = ANY($5::text[]) THEN 2 ELSE 1 END
   FROM picked WHERE t.id = picked.id
   RETURNING t.*, picked.prev_state
 ), ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
-  SELECT id, event_seq - CASE WHEN prev_state = ANY($5::text[]) THEN 1 ELSE 0 END, $2, 'lease.acquired', current_step, $6,
-         jsonb_build_object('worker', $1::text, 'from', prev_state, 'takeover', prev_state IN ('running', 'compensating'), 'leaseExpiresAt', $3::timestamptz)
+  SELECT id, event_seq - CASE WHEN prev_state = ANY($5::text[]) THEN 1 ELSE 0 END, updated_at, 'lease.acquired', current_step, $6,
+         jsonb_build_object('worker', $1::text, 'from', prev_state, 'takeover', prev_state = ANY($9::text[]), 'leaseExpiresAt', $3::timestamptz, 'epoch', lease_epoch)
   FROM upd
   UNION ALL
-  SELECT id, event_seq, $2, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
+  SELECT id, event_seq, updated_at, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
   FROM upd WHERE prev_state = ANY($5::text[])
 )
 SELECT * FROM upd`;
 
-/** Claims up to `limit` due tasks for `workerId`, each leased until `now + leaseMs`. */
+/**
+ * Claims up to `limit` due tasks for `workerId`, each leased until `now + leaseMs` under a new
+ * epoch. `exclude`: the ids the worker is driving right now, never claimed again by it (their
+ * lease may have lapsed while its renewals failed; a second driver would run the step twice).
+ */
 export async function claimTasks(
   db: Db,
-  opts: { workerId: string; now: Date; leaseMs: number; limit: number },
+  opts: { workerId: string; now: Date; leaseMs: number; limit: number; exclude?: readonly string[] },
 ): Promise<ClaimedTask[]> {
   if (opts.limit <= 0) return [];
   const rows = await db.query<Record<string, unknown>>(
@@ -67,30 +111,48 @@ export async function claimTasks(
       opts.limit,
       CLAIM_TO_RUNNING,
       `worker:${opts.workerId}`,
+      [...(opts.exclude ?? [])],
+      CLAIM_WHEN_DUE,
+      CLAIM_ON_EXPIRY,
+      CLAIM_AT_DEADLINE,
     ],
     { name: 'rw_claim' },
   );
   return rows.map((r) => {
     const from = r.prev_state as TaskState;
-    return { task: mapTaskRow(r), from, takeover: from === 'running' || from === 'compensating' };
+    return { task: mapTaskRow(r), from, takeover: CLAIM_ON_EXPIRY.includes(from) };
   });
 }
 
 /**
- * Extends the lease while the worker still holds it. Returns null when it was lost, else whether
- * an operator asked for cancellation (the worker stops at the next safe point).
+ * Extends the lease while this claim still holds it (worker and epoch). Returns null when it was
+ * lost, else the new expiry and whether an operator asked for cancellation (the worker stops at
+ * the next safe point). A lease that expired but was not claimed by anyone since is still this
+ * claim's: nobody else can have written in between, so renewing it is safe.
  */
 export async function renewLease(
   db: Db,
-  opts: { taskId: string; workerId: string; now: Date; leaseMs: number },
-): Promise<{ cancelRequested: boolean } | null> {
+  opts: { taskId: string; lease: Lease; now: Date; leaseMs: number },
+): Promise<{ cancelRequested: boolean; expiresAt: Date } | null> {
+  const expiresAt = new Date(opts.now.getTime() + opts.leaseMs);
   const rows = await db.query<{ cancel_requested: boolean }>(
-    `UPDATE tasks SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2 RETURNING cancel_requested`,
-    [opts.taskId, opts.workerId, new Date(opts.now.getTime() + opts.leaseMs)],
+    `UPDATE tasks SET lease_expires_at = $3 WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $4 RETURNING cancel_requested`,
+    [opts.taskId, opts.lease.workerId, expiresAt, opts.lease.epoch],
     { name: 'rw_renew_lease' },
   );
   const row = rows[0];
-  return row ? { cancelRequested: row.cancel_requested } : null;
+  return row ? { cancelRequested: row.cancel_requested, expiresAt } : null;
+}
+
+/** The state and step of a task while this claim holds it; undefined when it does not. */
+export async function heldTask(db: Db, taskId: string, lease: Lease): Promise<{ state: TaskState; currentStep: string | null } | undefined> {
+  const rows = await db.query<{ state: TaskState; current_step: string | null }>(
+    'SELECT state, current_step FROM tasks WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3',
+    [taskId, lease.workerId, lease.epoch],
+    { name: 'rw_held_task' },
+  );
+  const row = rows[0];
+  return row ? { state: row.state, currentStep: row.current_step } : undefined;
 }
 
 /** Attempts of these tasks that started and have no outcome (in doubt). */

@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { RunwardenError } from '../errors.js';
+import { isRunwardenError, RunwardenError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { displayPath, openEmbedded } from './embedded/open.js';
 import { Listener } from './listener.js';
+import { OutageLog, pause, reconnectDelay, watchClient, watchPool } from './outage.js';
 
 export interface Db {
   readonly kind: 'pglite' | 'postgres';
@@ -51,6 +52,12 @@ export interface OpenDbOptions {
    * is a terminal.
    */
   notice?: (line: string) => void;
+  /**
+   * PostgreSQL: when the server cannot be reached, wait for it (backing off, saying so once)
+   * instead of failing with DATABASE_UNAVAILABLE, until it answers or `signal` aborts (then the
+   * last error is thrown). For long-lived processes (`work`, `serve`). Default: fail at once.
+   */
+  waitForDatabase?: { signal?: AbortSignal };
 }
 
 /** The default `notice`: a line on stderr for a person at a terminal, nothing in pipes and logs. */
@@ -108,24 +115,45 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
   const logger = opts.logger ?? silentLogger;
   if (!target.trim()) throw new RunwardenError('DATABASE_UNAVAILABLE', 'no database given: pass --db <postgres URL or directory>');
   const started = performance.now();
-  const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target, opts, logger);
-  if (opts.migrate !== false) {
+  const open = async (): Promise<Db> => {
+    const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target, opts, logger);
+    if (opts.migrate !== false) {
+      try {
+        await opened.migrate();
+      } catch (err) {
+        await opened.db.close().catch(() => undefined);
+        if (err instanceof RunwardenError) throw err;
+        throw unavailable(err, target, `migrating ${describeTarget(target)} failed`);
+      }
+    }
     try {
-      await opened.migrate();
+      await opened.ready?.();
     } catch (err) {
       await opened.db.close().catch(() => undefined);
-      if (err instanceof RunwardenError) throw err;
-      throw new RunwardenError('DATABASE_UNAVAILABLE', `migrating ${describeTarget(target)} failed: ${(err as Error).message}`, { cause: err });
+      throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot serve ${describeTarget(target)} to other processes: ${(err as Error).message}`, { cause: err });
+    }
+    return opened.db;
+  };
+  const db = opts.waitForDatabase && isPostgresUrl(target) ? await openWaiting(open, target, logger, opts.waitForDatabase.signal) : await open();
+  logger.debug({ kind: db.kind, ms: Math.round(performance.now() - started) }, 'database open');
+  return db;
+}
+
+/** Tries `open` until the server answers: one line when it starts waiting, one when it is there. */
+async function openWaiting(open: () => Promise<Db>, target: string, logger: Logger, signal?: AbortSignal): Promise<Db> {
+  const since = Date.now();
+  for (let n = 0; ; n++) {
+    try {
+      const db = await open();
+      if (n > 0) logger.info({ target: describeTarget(target), waitedMs: Date.now() - since }, 'database available; starting');
+      return db;
+    } catch (err) {
+      if (!isRunwardenError(err) || err.code !== 'DATABASE_UNAVAILABLE' || err.details.connection !== true || signal?.aborted) throw err;
+      if (n === 0) logger.warn({ target: describeTarget(target), err: { message: err.message } }, 'database unavailable at start; waiting for it');
+      await pause(reconnectDelay(n), signal);
+      if (signal?.aborted) throw err;
     }
   }
-  try {
-    await opened.ready?.();
-  } catch (err) {
-    await opened.db.close().catch(() => undefined);
-    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot serve ${describeTarget(target)} to other processes: ${(err as Error).message}`, { cause: err });
-  }
-  logger.debug({ kind: opened.db.kind, ms: Math.round(performance.now() - started) }, 'database open');
-  return opened.db;
 }
 
 interface Opened {
@@ -138,6 +166,7 @@ interface Opened {
 /** How node-postgres reaches the database: PostgreSQL by URL, or the embedded database's owner. */
 interface Via {
   kind: Db['kind'];
+  /** Connection settings, over the defaults (a URL; or a stream and the embedded database's own waiting). */
   config: pg.ClientConfig;
   /** Runs after the pool has ended. */
   close?(): Promise<void>;
@@ -159,9 +188,20 @@ export function isConnectionError(err: unknown): boolean {
   return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }
 
-function unavailable(err: unknown, target: string): unknown {
-  if (!isConnectionError(err)) return err;
-  return new RunwardenError('DATABASE_UNAVAILABLE', `the database at ${describeTarget(target)} is unavailable: ${(err as Error).message}`, { cause: err });
+/** Refusals that waiting does not cure: no such database, bad credentials. */
+const CONFIG_SQLSTATE = new Set(['3D000', '28000', '28P01']);
+
+/**
+ * A connection-level driver error as RunwardenError('DATABASE_UNAVAILABLE'); any other error as
+ * it is (a bad statement is a bug, not an outage). `details.connection` is true when the server
+ * is away (refused, reset, shutting down, starting up), which is worth waiting for, and false
+ * when it answered with a refusal of this configuration (wrong database name or password).
+ */
+function unavailable(err: unknown, target: string, what = `the database at ${describeTarget(target)} is unavailable`): unknown {
+  if (isRunwardenError(err) || !isConnectionError(err)) return err;
+  const code = (err as { code?: unknown }).code;
+  const connection = !(typeof code === 'string' && CONFIG_SQLSTATE.has(code));
+  return new RunwardenError('DATABASE_UNAVAILABLE', `${what}: ${(err as Error).message}`, { cause: err, details: { connection } });
 }
 
 /** int8 (counts, bigserial ids) as numbers, the way PGlite returns them, not strings. */
@@ -170,20 +210,35 @@ const pgTypes = {
     oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** How long opening a connection may take before it counts as a failure (ms): a cut network must not hang a worker. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 async function openPostgres(url: string, poolSize: number, logger: Logger, via: Via = { kind: 'postgres', config: { connectionString: url } }): Promise<Opened> {
-  const pool = new pg.Pool({ ...via.config, max: poolSize, types: pgTypes });
-  // An idle client's error (server restart) would otherwise crash the process; its next use fails and is mapped.
-  pool.on('error', (err) => logger.warn({ err }, 'idle database connection failed'));
+  const outage = new OutageLog(logger, describeTarget(url));
+  const pool = new pg.Pool({ max: poolSize, types: pgTypes, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...via.config });
+  // Every pool and client error is handled: an unhandled 'error' event (a server restart
+  // terminating the sessions) would end the process. The call that used the client fails too.
+  watchPool(pool, outage);
   try {
     (await pool.connect()).release();
   } catch (err) {
     await pool.end().catch(() => undefined);
     await via.close?.().catch(() => undefined);
-    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot connect to ${describeTarget(url)}: ${(err as Error).message}`, { cause: err });
+    throw unavailable(err, url, `cannot connect to ${describeTarget(url)}`);
   }
-  // Named, so an operator can tell the long-lived LISTEN session apart in pg_stat_activity.
-  const listener = new Listener(() => new pg.Client({ ...via.config, types: pgTypes, application_name: 'runwarden:listen' }), logger);
+  const listener = new Listener(() => {
+    // Named, so an operator can tell the long-lived LISTEN session apart in pg_stat_activity.
+    const client = new pg.Client({ types: pgTypes, application_name: 'runwarden:listen', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...via.config });
+    watchClient(client, outage);
+    return client;
+  }, logger, outage);
   let closed = false;
+  /** Maps a failure and feeds the outage log; a success ends an outage. */
+  const failed = (err: unknown): unknown => {
+    const mapped = unavailable(err, url);
+    if (mapped !== err) outage.failed(err);
+    return mapped;
+  };
 
   const handle = (client: pg.Pool | pg.PoolClient, inTx: boolean): Db => {
     const db: Db = {
@@ -192,9 +247,10 @@ async function openPostgres(url: string, poolSize: number, logger: Logger, via: 
       async query<T>(text: string, params: unknown[] = [], o: { name?: string } = {}): Promise<T[]> {
         try {
           const res = await client.query(o.name ? { name: o.name, text, values: params } : { text, values: params });
+          if (outage.down) outage.succeeded();
           return res.rows as T[];
         } catch (err) {
-          throw unavailable(err, url);
+          throw failed(err);
         }
       },
       async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
@@ -203,19 +259,20 @@ async function openPostgres(url: string, poolSize: number, logger: Logger, via: 
         try {
           c = await pool.connect();
         } catch (err) {
-          throw unavailable(err, url);
+          throw failed(err);
         }
         let broken: Error | undefined;
         try {
           await c.query('BEGIN');
           const result = await fn(handle(c, true));
           await c.query('COMMIT');
+          if (outage.down) outage.succeeded();
           return result;
         } catch (err) {
           await c.query('ROLLBACK').catch((e: Error) => {
             broken = e; // a connection that cannot roll back goes back to no pool
           });
-          throw unavailable(err, url);
+          throw failed(err);
         } finally {
           c.release(broken);
         }
@@ -258,8 +315,10 @@ async function openPostgres(url: string, poolSize: number, logger: Logger, via: 
 
 async function openPglite(target: string, opts: OpenDbOptions, logger: Logger): Promise<Opened> {
   const endpoint = await openEmbedded(target, { logger, notice: opts.notice ?? terminalNotice });
-  // `ssl: false`: PGSSLMODE in the environment is for PostgreSQL servers, not a local socket.
-  const config: pg.ClientConfig = { stream: () => endpoint.stream(), ssl: false };
+  // `ssl: false`: PGSSLMODE in the environment is for PostgreSQL servers, not a local socket. No
+  // connect timeout: a connection may wait while a process takes the directory over, and the
+  // embedded database gives up on its own (embedded/open.ts, waitMs) with a clearer message.
+  const config: pg.ClientConfig = { stream: () => endpoint.stream(), ssl: false, connectionTimeoutMillis: 0 };
   const opened = await openPostgres(endpoint.target, opts.poolSize ?? 10, logger, { kind: 'pglite', config, close: () => endpoint.close() });
   return { ...opened, ready: () => endpoint.ready() };
 }

@@ -14,6 +14,8 @@ export interface NewTask {
   taskClass: string;
   runbookId: string | null;
   runbookVersion: number | null;
+  /** The content hash of the runbook version the task starts with (stored in runbook_versions). */
+  runbookHash?: string | null;
   requestedBy: string | null;
   input: Record<string, unknown>;
   priority: number;
@@ -28,8 +30,8 @@ export interface NewTask {
 const INSERT_SQL = `
 WITH t AS (
   INSERT INTO tasks (id, external_ref, task_class, runbook_id, runbook_version, requested_by, input, priority, state,
-                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13::jsonb, 1, $14, $14)
+                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at, runbook_hash)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13::jsonb, 1, $14, $14, $18)
   ON CONFLICT (external_ref) DO NOTHING
   RETURNING *
 ), ev AS (
@@ -58,6 +60,7 @@ export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task:
     t.event.type,
     t.event.actor,
     JSON.stringify(t.event.data),
+    t.runbookHash ?? null,
   ], { name: 'rw_insert_task' });
   if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };
   // The conflicting insert has committed (ON CONFLICT waits for it), so this statement sees it.

@@ -3,14 +3,14 @@
  * channel. A pooled connection would be taken from the queries and could be handed back with
  * its LISTENs still active. When the connection drops it is reopened and every channel listened
  * again; notifications sent in between are lost, so listeners must also poll (workers do).
+ * Reconnecting backs off with jitter; the outage log says once that the database went away and
+ * once that it is back, not once per try.
  */
 import pg from 'pg';
 import type { Logger } from '../log.js';
+import { reconnectDelay, type OutageLog } from './outage.js';
 
 type Handler = (payload: string) => void;
-
-/** Reconnect delays after the listening connection drops (ms), the last one repeated. */
-const BACKOFF_MS = [100, 500, 2000, 5000];
 
 export class Listener {
   private client: pg.Client | undefined;
@@ -23,6 +23,7 @@ export class Listener {
   constructor(
     private readonly connect: () => pg.Client,
     private readonly logger: Logger,
+    private readonly outage?: OutageLog,
   ) {}
 
   async listen(channel: string, handler: Handler): Promise<() => Promise<void>> {
@@ -86,6 +87,7 @@ export class Listener {
       }
       this.client = client;
       this.failures = 0;
+      this.outage?.succeeded();
       return client;
     })();
     return this.connecting;
@@ -94,13 +96,16 @@ export class Listener {
   private dropped(client: pg.Client, err?: Error): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
-    this.logger.warn({ err }, 'listening connection lost; reconnecting');
+    // Ending it for sure: a client that saw an error is not reused, and must not hold a socket.
+    void client.end().catch(() => undefined);
+    if (this.outage) this.outage.failed(err ?? new Error('listening connection ended'));
+    else this.logger.warn({ err }, 'listening connection lost; reconnecting');
     this.scheduleReconnect();
   }
 
   private scheduleReconnect(): void {
     if (this.closed || this.channels.size === 0) return;
-    const delay = BACKOFF_MS[Math.min(this.failures, BACKOFF_MS.length - 1)]!;
+    const delay = reconnectDelay(this.failures);
     this.failures++;
     this.retryTimer = setTimeout(() => {
       void this.ensureClient()
@@ -108,7 +113,8 @@ export class Listener {
           for (const channel of this.channels.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
         })
         .catch((err: unknown) => {
-          this.logger.warn({ err }, 'reconnecting the listening connection failed');
+          if (this.outage) this.outage.failed(err);
+          else this.logger.warn({ err }, 'reconnecting the listening connection failed');
           this.scheduleReconnect();
         });
     }, delay);

@@ -152,12 +152,6 @@ export async function listDeliveries(db: Db, f: { taskId?: string; packetId?: st
   return rows.map(mapOutbox);
 }
 
-/** When the next pending row comes due, or null when none is pending. */
-export async function nextDeliveryDue(db: Db): Promise<Date | null> {
-  const rows = await db.query<{ at: unknown }>("SELECT min(next_attempt_at) AS at FROM outbox WHERE state = 'pending'", [], { name: 'rw_outbox_next' });
-  return toDate(rows[0]?.at);
-}
-
 /**
  * Moves the never-attempted pending trigger rows of a packet to `until`, and returns how many it
  * moved. Holds a packet's first delivery while its advice is asked for (released by calling it

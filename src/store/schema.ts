@@ -37,6 +37,8 @@ export const tasks = pgTable(
     taskClass: text('task_class').notNull(),
     runbookId: text('runbook_id'),
     runbookVersion: integer('runbook_version'),
+    /** The content hash of the runbook version the task runs on, to the end (`runbook_versions`). */
+    runbookHash: text('runbook_hash'),
     requestedBy: text('requested_by'),
     input: jsonb('input').notNull().default({}),
     priority: integer('priority').notNull().default(0),
@@ -53,6 +55,17 @@ export const tasks = pgTable(
     nextAttemptAt: ts('next_attempt_at'),
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: ts('lease_expires_at'),
+    /**
+     * The fencing token of the current claim: every claim bumps it, and every write a worker
+     * makes for the task (checkpoint, renewal, release) must name it with its worker id, so a
+     * worker that lost the task, even to itself, cannot write under a later claim.
+     */
+    leaseEpoch: integer('lease_epoch').notNull().default(0),
+    /**
+     * The id of the last worker write applied, so a write whose commit was not acknowledged (the
+     * connection dropped at COMMIT) can tell on retry whether it landed instead of applying twice.
+     */
+    lastWriteId: text('last_write_id'),
     /** The unguessable credential of a waiting `wait` step (stored hashed). */
     callbackTokenHash: text('callback_token_hash'),
     /** An operator asked for cancel while a worker held the task; the worker stops at a safe point. */
@@ -161,6 +174,20 @@ export const outbox = pgTable(
     check('outbox_state_check', sql`${t.state} in ('pending', 'delivered', 'dead')`),
   ],
 );
+
+/**
+ * Every runbook version a task started with, by content hash: its source, so each task runs on
+ * its own version to the end whatever the runbooks folder holds now.
+ */
+export const runbookVersions = pgTable('runbook_versions', {
+  hash: text('hash').primaryKey(),
+  runbookId: text('runbook_id').notNull(),
+  version: integer('version').notNull(),
+  /** Where the source was read from when it was stored (for messages only). */
+  file: text('file').notNull(),
+  source: text('source').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
 
 /** One row per scheduled fire, so many schedulers create one task per fire. */
 export const scheduleFires = pgTable(

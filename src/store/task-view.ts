@@ -5,7 +5,7 @@
  * runbook's order when the runbook is known (jsonb keeps object keys in an order of its own, not
  * the runbook's), else by the time they started, then by name.
  */
-import type { StepStatus, TaskState } from '../lifecycle/vocabulary.js';
+import { isOneOf, TERMINAL_STATES, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import type { Db } from './db.js';
 import { listEvents, type EventRow } from './events.js';
@@ -37,7 +37,8 @@ export interface TaskSummary {
   id: string;
   externalRef: string | null;
   taskClass: string;
-  runbook: { id: string; version: number } | null;
+  /** The runbook version the task runs on: id, version number, and content hash (null for a task from before pinning). */
+  runbook: { id: string; version: number; hash: string | null } | null;
   state: TaskState;
   currentStep: string | null;
   priority: number;
@@ -75,7 +76,7 @@ export function summarizeTask(t: TaskRow): TaskSummary {
     id: t.id,
     externalRef: t.externalRef,
     taskClass: t.taskClass,
-    runbook: t.runbookId !== null && t.runbookVersion !== null ? { id: t.runbookId, version: t.runbookVersion } : null,
+    runbook: t.runbookId !== null && t.runbookVersion !== null ? { id: t.runbookId, version: t.runbookVersion, hash: t.runbookHash } : null,
     state: t.state,
     currentStep: t.currentStep,
     priority: t.priority,
@@ -132,13 +133,19 @@ export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbo
   };
 }
 
-const FINAL: readonly TaskState[] = ['completed', 'partially_completed', 'rolled_back', 'cancelled', 'rejected'];
-
 function callbackView(t: TaskRow): TaskView['callback'] {
-  const cursor = t.cursor as { callbackToken?: string; callback?: { timeoutAt?: string } };
-  if (!cursor.callbackToken || FINAL.includes(t.state)) return null;
+  const token = t.cursor.callbackToken;
+  if (typeof token !== 'string' || isOneOf(TERMINAL_STATES, t.state)) return null;
   const waiting = t.state === 'waiting_callback';
-  return { token: cursor.callbackToken, waiting, timeoutAt: waiting ? cursor.callback?.timeoutAt ?? null : null };
+  return { token, waiting, timeoutAt: waiting ? waitTimeout(t.cursor) : null };
+}
+
+/** When the wait in progress times out: the cursor's waiting phase (its earlier shape: `callback`). */
+function waitTimeout(cursor: Record<string, unknown>): string | null {
+  const phase = cursor.phase as { at?: unknown; timeoutAt?: unknown } | undefined;
+  const old = cursor.callback as { timeoutAt?: unknown } | undefined;
+  const at = typeof phase === 'object' && phase?.at === 'waiting' ? phase.timeoutAt : old?.timeoutAt;
+  return typeof at === 'string' ? at : null;
 }
 
 /** Reads a task by id or externalRef with its ledger; undefined when there is none. */

@@ -6,7 +6,7 @@
  */
 import { RunwardenError } from '../errors.js';
 import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
-import { TASK_STATES, type AttemptKind, type AttemptOutcome, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
+import { TASK_STATES, type AttemptKind, type AttemptOutcome, type EscalationReason, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate, toNumberOrNull } from './rows.js';
@@ -23,6 +23,16 @@ export interface StepRecord {
   note?: string;
 }
 
+/** Why automation stopped a task (`tasks.escalation`; the packet's `reason`). */
+export interface EscalationInfo {
+  kind: EscalationReason;
+  failureClass: FailureClass | null;
+  step: string | null;
+  message: string;
+  /** ISO timestamp of the decision that stopped the task. */
+  at: string;
+}
+
 /** A task as stored (lifecycle.md). `rejection` is intake's `{ kind, problems }` for a `rejected` task. */
 export interface TaskRow {
   id: string;
@@ -30,6 +40,8 @@ export interface TaskRow {
   taskClass: string;
   runbookId: string | null;
   runbookVersion: number | null;
+  /** The content hash of the runbook version the task runs on (`runbook_versions`); null before pinning existed. */
+  runbookHash: string | null;
   requestedBy: string | null;
   input: Record<string, unknown>;
   priority: number;
@@ -43,10 +55,12 @@ export interface TaskRow {
   nextAttemptAt: Date | null;
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
+  /** The fencing token of the current claim (bumped by every claim). */
+  leaseEpoch: number;
   callbackTokenHash: string | null;
   cancelRequested: boolean;
   rejection: unknown;
-  escalation: { kind: string; failureClass: string | null; step: string | null; message: string; at: string } | null;
+  escalation: EscalationInfo | null;
   eventSeq: number;
   createdAt: Date;
   updatedAt: Date;
@@ -84,6 +98,8 @@ export type TaskPatch = Partial<
     | 'cancelRequested'
     | 'escalation'
     | 'priority'
+    | 'runbookVersion'
+    | 'runbookHash'
   >
 >;
 
@@ -101,6 +117,8 @@ const COLUMNS: Record<keyof TaskPatch, { column: string; json?: true }> = {
   cancelRequested: { column: 'cancel_requested' },
   escalation: { column: 'escalation', json: true },
   priority: { column: 'priority' },
+  runbookVersion: { column: 'runbook_version' },
+  runbookHash: { column: 'runbook_hash' },
 };
 
 /** A `tasks` row (snake_case, as the drivers return it) to a TaskRow. */
@@ -111,6 +129,7 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     taskClass: r.task_class as string,
     runbookId: (r.runbook_id as string | null) ?? null,
     runbookVersion: (r.runbook_version as number | null) ?? null,
+    runbookHash: (r.runbook_hash as string | null) ?? null,
     requestedBy: (r.requested_by as string | null) ?? null,
     input: (r.input as Record<string, unknown>) ?? {},
     priority: Number(r.priority ?? 0),
@@ -124,10 +143,11 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     nextAttemptAt: toDate(r.next_attempt_at),
     leaseOwner: (r.lease_owner as string | null) ?? null,
     leaseExpiresAt: toDate(r.lease_expires_at),
+    leaseEpoch: Number(r.lease_epoch ?? 0),
     callbackTokenHash: (r.callback_token_hash as string | null) ?? null,
     cancelRequested: Boolean(r.cancel_requested),
     rejection: r.rejection ?? null,
-    escalation: (r.escalation as TaskRow['escalation']) ?? null,
+    escalation: (r.escalation as EscalationInfo | null) ?? null,
     eventSeq: Number(r.event_seq ?? 0),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
@@ -145,9 +165,24 @@ export interface Change {
     states?: TaskState[];
     /** Applied only while this worker holds the lease. */
     leaseOwner?: string;
+    /** ... and only under this claim (the fencing token the claim returned), with `leaseOwner`. */
+    leaseEpoch?: number;
+    /**
+     * Applied only while the ledger is at this sequence number: the version of the task the
+     * caller read. Every write that is not a worker's (operator actions, callbacks) gives it, so
+     * a change decided on a read another writer has since overtaken is refused (TASK_CHANGED).
+     */
+    eventSeq?: number;
+    /** Applied only while some worker holds an unexpired lease (`held`) or none does (`free`), at `now`. */
+    lease?: 'held' | 'free';
   };
   patch?: TaskPatch;
   events: NewEvent[];
+  /**
+   * Recorded as the task's `last_write_id`: a caller that retries a write after a connection
+   * error asks `writeLanded` first, since a commit whose answer was lost may have happened.
+   */
+  writeId?: string;
 }
 
 /**
@@ -158,7 +193,10 @@ export interface Change {
  * comes last, after what caused it, so the ledger reads as a timeline. Nothing is applied when the row does not match: the reason is thrown as
  * TASK_NOT_FOUND, LEASE_LOST (details: owner) or ILLEGAL_TRANSITION.
  *
- * Time is the caller's clock (`now`), never the database's.
+ * Time is the caller's clock (`now`), but never earlier than the task's last change: the events
+ * are stamped `GREATEST(now, updated_at)`, so a ledger reads forward in time even when the
+ * processes writing it disagree about the time (every event writer sets `updated_at` to the
+ * time it stamps).
  */
 export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
   const params: unknown[] = [change.taskId, change.now];
@@ -178,23 +216,30 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
     ? [...change.events, { type: 'state.changed', step: change.patch?.currentStep ?? null, actor: change.events[0]?.actor ?? 'runwarden', data: { to: change.to } }]
     : change.events;
   if (change.to) sets.push(`state = ${p(change.to)}`);
+  if (change.writeId !== undefined) sets.push(`last_write_id = ${p(change.writeId)}`);
   const where: string[] = [];
   const allowed = allowedFrom(change);
   if (allowed) where.push(`x.state = ANY(${p(allowed)}::text[])`);
   if (change.expect?.leaseOwner !== undefined) where.push(`x.lease_owner = ${p(change.expect.leaseOwner)}`);
+  if (change.expect?.leaseEpoch !== undefined) where.push(`x.lease_epoch = ${p(change.expect.leaseEpoch)}::int`);
+  if (change.expect?.eventSeq !== undefined) where.push(`x.event_seq = ${p(change.expect.eventSeq)}::int`);
+  // The lease is judged here, at the caller's clock ($2), not on an earlier read: a renewal
+  // moves lease_expires_at without a ledger event, so a read can be overtaken silently.
+  if (change.expect?.lease === 'held') where.push(`(x.lease_owner IS NOT NULL AND x.lease_expires_at > $2)`);
+  if (change.expect?.lease === 'free') where.push(`(x.lease_owner IS NULL OR x.lease_expires_at IS NULL OR x.lease_expires_at <= $2)`);
   const n = p(events.length);
   const evs = p(JSON.stringify(events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor: e.actor, data: e.data ?? {} }))));
   // `o` locks the row and keeps the state it had, for the `from` of state.changed.
   const sql = `
-WITH o AS (SELECT id, state AS prev_state FROM tasks WHERE id = $1 FOR UPDATE),
+WITH o AS (SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks WHERE id = $1 FOR UPDATE),
 t AS (
-  UPDATE tasks x SET ${[...sets, `event_seq = x.event_seq + ${n}::int`, 'updated_at = $2'].join(', ')}
+  UPDATE tasks x SET ${[...sets, `event_seq = x.event_seq + ${n}::int`, 'updated_at = o.at'].join(', ')}
   FROM o WHERE x.id = o.id${where.length ? ` AND ${where.join(' AND ')}` : ''}
   RETURNING x.*, o.prev_state
 ),
 ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
-  SELECT t.id, t.event_seq - ${n}::int + e.ord, $2, e.type, COALESCE(e.step, t.current_step), e.actor,
+  SELECT t.id, t.event_seq - ${n}::int + e.ord, t.updated_at, e.type, COALESCE(e.step, t.current_step), e.actor,
          CASE WHEN e.type = 'state.changed' AND e.ord = ${n}::int THEN e.data || jsonb_build_object('from', t.prev_state) ELSE e.data END
   FROM t, jsonb_to_recordset(${evs}::jsonb) AS e(ord int, type text, step text, actor text, data jsonb)
 )
@@ -214,13 +259,30 @@ function allowedFrom(change: Change): TaskState[] | undefined {
 }
 
 async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
-  const rows = await db.query<{ state: TaskState; lease_owner: string | null }>('SELECT state, lease_owner FROM tasks WHERE id = $1', [change.taskId]);
+  const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number; event_seq: number; held: boolean }>(
+    'SELECT state, lease_owner, lease_epoch, event_seq, (lease_owner IS NOT NULL AND lease_expires_at > $2) AS held FROM tasks WHERE id = $1',
+    [change.taskId, change.now],
+  );
   const cur = rows[0];
   if (!cur) return new RunwardenError('TASK_NOT_FOUND', `no task ${change.taskId}`, { details: { taskId: change.taskId } });
+  const seen = change.expect?.eventSeq;
+  if (seen !== undefined && Number(cur.event_seq) !== seen) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} changed while you acted (its ledger moved from event ${seen} to ${cur.event_seq}, now ${cur.state}); read it again and decide again`, {
+      details: { taskId: change.taskId, read: seen, now: Number(cur.event_seq), state: cur.state },
+    });
+  }
+  const lease = change.expect?.lease;
+  if (lease !== undefined && (lease === 'held') !== Boolean(cur.held)) {
+    return new RunwardenError('TASK_CHANGED', `task ${change.taskId} is ${cur.held ? 'held by a worker' : 'held by no worker'} now, not ${lease === 'held' ? 'held' : 'free'} as this change expected; read it again`, {
+      details: { taskId: change.taskId, lease: cur.held ? 'held' : 'free', expected: lease },
+    });
+  }
   const owner = change.expect?.leaseOwner;
-  if (owner !== undefined && cur.lease_owner !== owner) {
-    return new RunwardenError('LEASE_LOST', `task ${change.taskId} is held by ${cur.lease_owner ?? 'no worker'}, not ${owner}; nothing was written`, {
-      details: { owner: cur.lease_owner, expected: owner },
+  const epoch = change.expect?.leaseEpoch;
+  if ((owner !== undefined && cur.lease_owner !== owner) || (epoch !== undefined && Number(cur.lease_epoch) !== epoch)) {
+    const held = cur.lease_owner === owner ? `a later claim (epoch ${cur.lease_epoch}) of ${owner}` : (cur.lease_owner ?? 'no worker');
+    return new RunwardenError('LEASE_LOST', `task ${change.taskId} is held by ${held}, not ${owner}${epoch !== undefined ? ` under epoch ${epoch}` : ''}; nothing was written`, {
+      details: { owner: cur.lease_owner, expected: owner ?? null, epoch: Number(cur.lease_epoch), expectedEpoch: epoch ?? null },
     });
   }
   const next = nextStates(cur.state);
@@ -244,6 +306,15 @@ async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
 /** Where the table lets a task go from `from`, in the table's order. */
 function nextStates(from: TaskState): TaskState[] {
   return [...(TRANSITIONS[from] as readonly TaskState[])];
+}
+
+/**
+ * Whether the write `writeId` was applied to the task (it is the task's last worker write). For
+ * a retry after a connection error: the lost answer may have been a commit.
+ */
+export async function writeLanded(db: Db, taskId: string, writeId: string): Promise<boolean> {
+  const rows = await db.query<{ last_write_id: string | null }>('SELECT last_write_id FROM tasks WHERE id = $1', [taskId], { name: 'rw_write_landed' });
+  return rows[0]?.last_write_id === writeId;
 }
 
 /** A task by id or by externalRef. */

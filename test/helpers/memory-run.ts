@@ -6,17 +6,25 @@
 import type { Executor } from '../../src/agents/index.js';
 import { silentLogger } from '../../src/log.js';
 import { decide } from '../../src/orchestrator/decide.js';
+import { readCursor } from '../../src/orchestrator/cursor.js';
 import { Draft } from '../../src/orchestrator/draft.js';
-import type { Decision, DecideEnv, EscalationInfo, NewEvent, OrchestratorEvent, TaskView } from '../../src/orchestrator/types.js';
+import type { Decision, DecideEnv, DecisionEvent, EscalationInfo, OrchestratorEvent, TaskView } from '../../src/orchestrator/types.js';
 import type { RawOutcome } from '../../src/orchestrator/outcome.js';
 import type { CompiledRunbook } from '../../src/runbook/plan.js';
 import { env as testEnv, taskView } from './plan-builder.js';
 
+/** A task as the store keeps it, as far as a decision's commit can change it. */
+export type MemoryTask = TaskView & {
+  nextAttemptAt: Date | null;
+  callbackTokenHash: string | null;
+  escalation: EscalationInfo | null;
+};
+
 export interface MemoryRun {
-  task: TaskView;
+  task: MemoryTask;
   /** The last escalation (or notice) a commit carried. */
   escalation?: EscalationInfo;
-  events: NewEvent[];
+  events: DecisionEvent[];
   /** `${kind}:${step}` of every attempt the executor ran, in order. */
   performed: string[];
   /** Raw outcomes of the attempts, in order. */
@@ -24,18 +32,28 @@ export interface MemoryRun {
   last: Decision;
 }
 
-/** Applies a commit to the view, as the store would. */
-export function applyCommit(task: TaskView, d: Decision): TaskView {
+/**
+ * Applies a commit to the task, as the store would: the state, then every field of the patch
+ * (a field the patch leaves out keeps its value; one it sets to null is cleared).
+ */
+export function applyCommit(task: TaskView, d: Decision): MemoryTask {
+  const base: MemoryTask = { nextAttemptAt: null, callbackTokenHash: null, escalation: null, ...task };
   const c = d.commit;
-  if (!c) return task;
-  return {
-    ...task,
-    ...(c.to ? { state: c.to } : {}),
-    ...(c.patch.currentStep !== undefined ? { currentStep: c.patch.currentStep } : {}),
-    ...(c.patch.steps ? { steps: structuredClone(c.patch.steps) } : {}),
-    ...(c.patch.cursor ? { cursor: structuredClone(c.patch.cursor) } : {}),
-    ...(c.patch.retryUsed !== undefined ? { retryUsed: c.patch.retryUsed } : {}),
-  };
+  if (!c) return base;
+  const next: MemoryTask = { ...base, ...(c.to ? { state: c.to } : {}) };
+  const p = c.patch;
+  if (p.currentStep !== undefined) next.currentStep = p.currentStep;
+  if (p.steps !== undefined) next.steps = structuredClone(p.steps);
+  if (p.cursor !== undefined) next.cursor = readCursor(structuredClone(p.cursor), next);
+  if (p.retryUsed !== undefined) next.retryUsed = p.retryUsed;
+  if (p.nextAttemptAt !== undefined) next.nextAttemptAt = p.nextAttemptAt;
+  if (p.callbackTokenHash !== undefined) next.callbackTokenHash = p.callbackTokenHash;
+  if (p.escalation !== undefined) next.escalation = p.escalation;
+  const applied = new Set(['currentStep', 'steps', 'cursor', 'retryUsed', 'nextAttemptAt', 'callbackTokenHash', 'escalation']);
+  const unknown = Object.keys(p).filter((k) => !applied.has(k));
+  // The store refuses a patch key it does not know; so does this stand-in for it.
+  if (unknown.length) throw new Error(`applyCommit: the patch sets ${unknown.join(', ')}, which the store has no column for`);
+  return next;
 }
 
 /**
@@ -49,9 +67,9 @@ export async function runInMemory(
   opts: { env?: Record<string, string>; secrets?: Record<string, string>; decideEnv?: Partial<DecideEnv>; task?: Partial<TaskView> } = {},
 ): Promise<MemoryRun> {
   const denv = (): DecideEnv => testEnv(new Date(), { env: opts.env ?? {}, secrets: opts.secrets ?? {}, ...opts.decideEnv });
-  let task = taskView(plan, { input, taskClass: plan.taskClasses[0] ?? 'test.run', deadlineAt: new Date(Date.now() + 60_000), ...opts.task });
+  let task: MemoryTask = applyCommit(taskView(plan, { input, taskClass: plan.taskClasses[0] ?? 'test.run', deadlineAt: new Date(Date.now() + 60_000), ...opts.task }), { next: { type: 'release' } });
   let event: OrchestratorEvent = { kind: 'claimed', openAttempts: [] };
-  const events: NewEvent[] = [];
+  const events: DecisionEvent[] = [];
   const performed: string[] = [];
   const outcomes: RawOutcome[] = [];
   let escalation: EscalationInfo | undefined;
@@ -91,6 +109,6 @@ export async function runInMemory(
 }
 
 /** The data of every event of a type, in order. */
-export function eventsOf(run: { events: NewEvent[] }, type: NewEvent['type']): Record<string, unknown>[] {
+export function eventsOf(run: { events: DecisionEvent[] }, type: DecisionEvent['type']): Record<string, unknown>[] {
   return run.events.filter((e) => e.type === type).map((e) => e.data ?? {});
 }

@@ -3,6 +3,7 @@
  * functions, so these tests exercise the orchestrator's walk and nothing of CEL.
  */
 import type { CompiledRunbook, CompiledStep, Expr, ExprContext, RetryPolicy, Template } from '../../src/runbook/plan.js';
+import { readCursor } from '../../src/orchestrator/cursor.js';
 import type { DecideEnv, TaskView } from '../../src/orchestrator/types.js';
 
 export function expr(source: string, fn: (ctx: ExprContext) => unknown): Expr {
@@ -55,6 +56,8 @@ export function plan(steps: CompiledStep[], over: Partial<CompiledRunbook> = {})
     owner: 'ops',
     taskClasses: ['test.run'],
     file: 'runbooks/test.yaml',
+    hash: 'test-hash',
+    source: '',
     inputSchema: {},
     validateInput: () => [],
     sensitiveInputs: [],
@@ -69,8 +72,13 @@ export function plan(steps: CompiledStep[], over: Partial<CompiledRunbook> = {})
 
 export const T0 = new Date('2026-11-23T18:00:00.000Z');
 
-export function taskView(p: CompiledRunbook, over: Partial<TaskView> = {}): TaskView {
-  return {
+/**
+ * A task for `p`, as a worker reads it. `cursor` may be written in any shape runwarden has
+ * stored (read through the cursor reader, as the driver reads a stored task).
+ */
+export function taskView(p: CompiledRunbook, over: Partial<Omit<TaskView, 'cursor'>> & { cursor?: object } = {}): TaskView {
+  const { cursor, ...rest } = over;
+  const base: Omit<TaskView, 'cursor'> = {
     id: 'tsk_test',
     externalRef: 'INC-1',
     taskClass: 'test.run',
@@ -79,13 +87,13 @@ export function taskView(p: CompiledRunbook, over: Partial<TaskView> = {}): Task
     state: 'running',
     currentStep: null,
     steps: Object.fromEntries(p.steps.map((s) => [s.id, { status: 'pending' as const, attempts: 0, captures: {} }])),
-    cursor: {},
     retryUsed: 0,
     retryLimit: 10,
     deadlineAt: new Date(T0.getTime() + 3_600_000),
     cancelRequested: false,
-    ...over,
+    ...rest,
   };
+  return { ...base, cursor: readCursor(cursor ?? {}, base) };
 }
 
 export function env(now: Date = T0, over: Partial<DecideEnv> = {}): DecideEnv {

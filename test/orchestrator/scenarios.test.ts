@@ -7,7 +7,7 @@ import { describeBackends } from '../helpers/backends.js';
 import { harness, shiftedClock, type Harness } from '../helpers/harness.js';
 import { useSim } from '../helpers/sim.js';
 import { approve, deliverCallback } from '../../src/orchestrator/operator.js';
-import type { Cursor } from '../../src/orchestrator/types.js';
+import { readCursor } from '../../src/orchestrator/cursor.js';
 import { readTaskView } from '../../src/store/task-view.js';
 import { listTasks } from '../../src/store/tasks.js';
 import { TaskDocumentSchema } from '../../src/lifecycle/task-schema.js';
@@ -208,11 +208,12 @@ describeBackends('orchestrator scenarios', ({ db }) => {
     const waiting = await hc.task(a.id);
     expect(waiting.state).toBe('waiting_callback');
     expect(waiting.callbackTokenHash).toMatch(/^[0-9a-f]{64}$/);
-    const token = (waiting.cursor as Cursor).callback!.token;
+    const cursor = readCursor(waiting.cursor, waiting);
+    const token = cursor.callbackToken!;
     expect(JSON.stringify(await hc.events(a.id))).not.toContain(token);
     // An operator (or the system that calls back) reads the token from show.
     const shown = await readTaskView(db(), a.id, (id) => h.runbooks.byId.get(id));
-    expect(shown?.callback).toEqual({ token, waiting: true, timeoutAt: (waiting.cursor as Cursor).callback!.timeoutAt });
+    expect(shown?.callback).toEqual({ token, waiting: true, timeoutAt: cursor.phase.at === 'waiting' ? cursor.phase.timeoutAt : 'not waiting' });
 
     await deliverCallback({ db: db(), now: clock.now() }, token, { tenant: 'ten_9' });
     await expect(deliverCallback({ db: db(), now: clock.now() }, token, {})).rejects.toMatchObject({ code: 'CALLBACK_UNKNOWN' });

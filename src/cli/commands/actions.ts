@@ -48,6 +48,10 @@ function describeResult(name: OperatorAction, r: ActionResult): string {
     lines.push(`plan: from ${r.plan.from || '(current step)'} run again: ${r.plan.rerun.join(', ') || 'nothing'}`);
     if (r.plan.changed.length) lines.push(`steps that changed something and would run again: ${r.plan.changed.join(', ')}`);
   }
+  if (r.runbookUpgrade) {
+    const { from, to } = r.runbookUpgrade;
+    lines.push(`runbook: version ${from.version ?? '?'} (${from.hash?.slice(0, 12) ?? 'unpinned'}) -> version ${to.version} (${to.hash.slice(0, 12)})`);
+  }
   if (r.dryRun) lines.push('dry run: nothing changed');
   else if (r.pending) lines.push(`${r.task.id} ${r.task.state}: cancel requested; the worker stops it at its next checkpoint`);
   else lines.push(`${r.task.id} ${r.task.state}`);
@@ -69,7 +73,8 @@ export function register(program: Command): void {
         .option('--reset-budget', 'give the task a fresh retry budget')
         .option('--force', 'resume a failed task (resets the retry budget)')
         .option('--yes', 'confirm re-running steps that changed something')
-        .option('--dry-run', 'show what would run again; change nothing');
+        .option('--dry-run', 'show what would run again; change nothing')
+        .option('--upgrade-runbook', "move the task to the runbook version loaded now (recorded); refused when it lacks the task's step");
     }
     if (name === 'retry') cmd.option('--yes', 'confirm running a once step that has no probe again');
     if (name === 'skip') cmd.option('--capture <k=v...>', 'values the step would have captured', []);
@@ -88,12 +93,13 @@ export function register(program: Command): void {
             ...(opts.force ? { force: true } : {}),
             ...(opts.yes ? { yes: true } : {}),
             ...(opts.dryRun ? { dryRun: true } : {}),
+            ...(opts.upgradeRunbook ? { upgradeRunbook: true } : {}),
             ...(opts.partial ? { partial: true } : {}),
             ...(name === 'skip' ? { capture: parseCaptures((opts.capture as string[]) ?? []) } : {}),
           };
           const fn = OPERATOR_ACTION_FUNCTIONS[name] as (c: typeof ctx, r: string, i: typeof input) => Promise<ActionResult>;
           const result = await fn(ctx, ref, input);
-          if (common.json) printJson({ id: result.task.id, state: result.task.state, ...(result.plan ? { plan: result.plan } : {}), ...(result.pending ? { pending: true } : {}), ...(result.dryRun ? { dryRun: true } : {}) });
+          if (common.json) printJson({ id: result.task.id, state: result.task.state, ...(result.plan ? { plan: result.plan } : {}), ...(result.pending ? { pending: true } : {}), ...(result.dryRun ? { dryRun: true } : {}), ...(result.runbookUpgrade ? { runbookUpgrade: result.runbookUpgrade } : {}) });
           else process.stdout.write(`${describeResult(name, result)}\n`);
         } finally {
           await rt.close();

@@ -1,16 +1,19 @@
-/** `runwarden work`: run a worker until stopped, or `--until-idle`. */
+/**
+ * `runwarden work`: run a worker until stopped, or `--until-idle`. The worker is put together by
+ * the composition root (service.ts), as the demo's and `serve`'s are. A database that is down at
+ * start is waited for (said once), as one that goes away later is.
+ */
 import type { Command } from 'commander';
 import { agentFromEnv, createExecutor, maxCallsFromEnv } from '../../agents/index.js';
-import { parseDuration } from '../../runbook/duration.js';
-import { Worker } from '../../orchestrator/worker.js';
-import { openRuntime } from '../../runtime.js';
-import { RunwardenError } from '../../errors.js';
-import { action, commonOptions, printJson, withCommon } from '../common.js';
-import type { TaskRow } from '../../store/tasks.js';
-import { durabilityNote } from '../../store/db.js';
-import { escalationHooks } from '../../escalation/hooks.js';
-import { createDeliverer } from '../../escalation/outbox-delivery.js';
 import { advisorFromEnv } from '../../agents/advisor.js';
+import { isRunwardenError, RunwardenError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { parseDuration } from '../../runbook/duration.js';
+import { openRuntime } from '../../runtime.js';
+import { createService, type Service } from '../../service.js';
+import { durabilityNote } from '../../store/db.js';
+import type { TaskRow } from '../../store/tasks.js';
+import { action, commonOptions, printJson, withCommon } from '../common.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -29,56 +32,58 @@ export function register(program: Command): void {
         throw new RunwardenError('USAGE', `--concurrency must be a whole number of at least 1, got ${String(opts.concurrency)}`);
       }
       const leaseMs = parseDuration(String(opts.lease));
-      const rt = await openRuntime(common);
-      // Packets are written in the transactions that stop tasks; the outbox is delivered between
-      // idle looks and once more before --until-idle returns (what is not due yet waits).
-      const escalation = escalationHooks(rt);
-      // With a model configured, it may reword each packet's why once, before the packet's first send.
-      const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: advisorFromEnv() });
-      const worker = new Worker({
-        db: rt.db,
-        runbooks: rt.runbooks,
-        // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
-        executor: createExecutor({ agent: agentFromEnv() }),
-        agentCallCap: maxCallsFromEnv(),
-        logger: rt.logger,
-        ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
-        leaseMs,
-        concurrency,
-        env: { ...rt.config.env },
-        secrets: { ...rt.config.secrets },
-        mask: (v) => rt.masker.maskValue(v),
-        hooks: escalation.hooks,
-        // On a terminal, a line per task as it leaves this worker: what a person watching wants.
-        ...(process.stdout.isTTY && !common.json ? { onTaskReleased: (t: TaskRow) => process.stdout.write(`${progressLine(t)}\n`) } : {}),
-        // A delivery problem (the database blinked) must not stop the worker: the rows wait.
-        onIdle: () => delivery.deliver().then(
-          () => undefined,
-          (err: unknown) => rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued'),
-        ),
-      });
-      // Where the work is kept and what survives a crash: the line a person starting a worker reads.
-      process.stderr.write(`runwarden work: worker ${worker.workerId} on ${durabilityNote(rt.db)}\n`);
+      // Signals are handled from the start: a worker waiting for its database stops on Ctrl-C too.
+      const starting = new AbortController();
+      let service: Service | undefined;
+      let logger: Logger | undefined;
       let signals = 0;
       const onSignal = () => {
         signals += 1;
+        starting.abort();
+        if (!service) return;
         if (signals === 1) {
-          rt.logger.info('stopping: finishing the attempts in flight (signal again to abort them)');
-          void worker.stop();
+          logger?.info('stopping: finishing the attempts in flight (signal again to abort them)');
+          void service.stop();
         } else {
-          worker.abortAll();
+          service.abort();
         }
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const stats = opts.untilIdle ? await worker.runUntilIdle() : await worker.run();
-        if (common.json) printJson({ workerId: worker.workerId, ...stats });
-        else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);
+        const rt = await openRuntime({ ...common, waitForDatabase: { signal: starting.signal } }).catch((err: unknown) => {
+          // Stopped while waiting for the database: a clean stop, not a failure.
+          if (starting.signal.aborted && isRunwardenError(err) && err.code === 'DATABASE_UNAVAILABLE') return null;
+          throw err;
+        });
+        if (!rt) return;
+        logger = rt.logger;
+        try {
+          service = createService(rt, {
+            // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
+            executor: createExecutor({ agent: agentFromEnv() }),
+            agentCallCap: maxCallsFromEnv(),
+            // With a model configured, it may reword each packet's why once, before the packet's first send.
+            advisor: advisorFromEnv(),
+            ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
+            leaseMs,
+            concurrency,
+            // On a terminal, a line per task as it leaves this worker: what a person watching wants.
+            ...(process.stdout.isTTY && !common.json ? { onTaskReleased: (t: TaskRow) => process.stdout.write(`${progressLine(t)}\n`) } : {}),
+          });
+          if (signals > 0) return; // stopped while the database was being opened
+          const worker = service.worker;
+          // Where the work is kept and what survives a crash: the line a person starting a worker reads.
+          process.stderr.write(`runwarden work: worker ${worker.workerId} on ${durabilityNote(rt.db)}\n`);
+          const stats = opts.untilIdle ? await service.runUntilIdle() : await service.run();
+          if (common.json) printJson({ workerId: worker.workerId, ...stats });
+          else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);
+        } finally {
+          await rt.close();
+        }
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
-        await rt.close();
       }
     }),
   );

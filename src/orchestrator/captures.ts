@@ -1,16 +1,10 @@
 /**
- * Small moves every part of the decision shares: letting go of the task, captures, text.
+ * Expressions over a result: captures, rendered text, a result as a record.
  * Part of the decision function (decide.ts): pure, no I/O.
  */
 import type { ExprContext, Template } from '../runbook/plan.js';
-import { Draft } from './draft.js';
-import type { Decision } from './types.js';
 
-export function release(d: Draft): Decision {
-  const commit = d.commit();
-  return commit ? { commit, next: { type: 'release' } } : { next: { type: 'release' } };
-}
-
+/** The values of a step's `capture` over `ctx`, or the first that could not be evaluated. */
 export function evaluateCaptures(
   capture: Record<string, { evaluate(ctx: ExprContext): unknown; source: string }>,
   ctx: ExprContext,

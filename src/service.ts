@@ -1,0 +1,105 @@
+/**
+ * The composition root: how a long-lived runwarden process is put together. `runwarden work`,
+ * the demo and `runwarden serve` all build their worker here, so each runs the same pieces wired
+ * the same way: the worker, the escalation hooks (packets written in the transactions that stop
+ * tasks, resolved when they finish), the outbox deliverer run as the worker's housekeeping, and,
+ * once it exists, the scheduler. The HTTP layer takes `onAction` for the operator actions it
+ * serves, so a packet is resolved or refreshed whichever way the action came in.
+ */
+import { createExecutor, type Advisor, type Executor } from './agents/index.js';
+import type { DeploymentConfig } from './config/index.js';
+import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
+import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
+import type { Logger } from './log.js';
+import type { Clock } from './orchestrator/clock.js';
+import { Worker, type WorkerStats } from './orchestrator/worker.js';
+import type { RunbookSet } from './runbook/plan.js';
+import type { Masker } from './secrets/mask.js';
+import type { Db } from './store/db.js';
+import { isDatabaseUnavailable } from './store/outage.js';
+import type { TaskRow } from './store/tasks.js';
+
+/** What the service is built from: an open runtime (see runtime.ts) or the demo's own. */
+export interface ServiceRuntime {
+  db: Db;
+  config: DeploymentConfig;
+  runbooks: RunbookSet;
+  masker: Masker;
+  logger: Logger;
+}
+
+export interface ServiceOptions {
+  /** Default: the built-in actions, no model (decide steps take their fallback). */
+  executor?: Executor;
+  /** Model calls one task may make in all (`RUNWARDEN_LLM_MAX_CALLS`). Default: the decision's own. */
+  agentCallCap?: number;
+  /** Rewords packets' `why` before their first send. Default: none. */
+  advisor?: Advisor | null;
+  /** Base URL of `runwarden serve` for the links in packets. Default: none. */
+  publicUrl?: string;
+  workerId?: string;
+  leaseMs?: number;
+  concurrency?: number;
+  pollMs?: number;
+  housekeepingMs?: number;
+  clock?: Clock;
+  /** Called after each task leaves the worker (progress views). */
+  onTaskReleased?: (task: TaskRow) => void;
+}
+
+export interface Service {
+  worker: Worker;
+  escalation: EscalationHooks;
+  /** Delivers what is due now (also run by the worker between looks for work). */
+  deliver(): Promise<DeliveryStats>;
+  /** Works until `stop()`. */
+  run(): Promise<WorkerStats>;
+  /** Works until nothing is left to do, including a last delivery. */
+  runUntilIdle(): Promise<WorkerStats>;
+  /** Graceful stop: attempts in flight are recorded, tasks handed back. */
+  stop(): Promise<void>;
+  /** Hard stop: attempts in flight are aborted. */
+  abort(): void;
+}
+
+/** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
+export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
+  const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
+  const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
+  const worker = new Worker({
+    db: rt.db,
+    runbooks: rt.runbooks,
+    executor: o.executor ?? createExecutor(),
+    logger: rt.logger,
+    env: { ...rt.config.env },
+    secrets: { ...rt.config.secrets },
+    mask: (v) => rt.masker.maskValue(v),
+    hooks: escalation.hooks,
+    // A delivery problem must not stop the worker: the rows wait in the outbox. The database
+    // being away is said once by the database handle, not once per pass here.
+    onIdle: () =>
+      delivery.deliver().then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
+        },
+      ),
+    ...(o.agentCallCap !== undefined ? { agentCallCap: o.agentCallCap } : {}),
+    ...(o.workerId ? { workerId: o.workerId } : {}),
+    ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+    ...(o.pollMs !== undefined ? { pollMs: o.pollMs } : {}),
+    ...(o.housekeepingMs !== undefined ? { housekeepingMs: o.housekeepingMs } : {}),
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
+  });
+  return {
+    worker,
+    escalation,
+    deliver: () => delivery.deliver(),
+    run: () => worker.run(),
+    runUntilIdle: () => worker.runUntilIdle(),
+    stop: () => worker.stop(),
+    abort: () => worker.abortAll(),
+  };
+}
