@@ -53,4 +53,10 @@ describe('decide: a once step whose request never went out', () => {
     const { second } = runOnce(p, { ...notSent, message: 'timed out after 300ms', maybeApplied: true });
     expect(second.commit?.escalation?.kind).toBe('ambiguous_state');
   });
+
+  it('an error answer (a 503) still escalates a once step without a probe: it may come after the effect', () => {
+    const p = plan([httpStep('email', { repeat: 'once' })]);
+    const { second } = runOnce(p, { kind: 'result', result: { status: 503, headers: {}, body: {} } });
+    expect(second.commit?.escalation?.kind).toBe('ambiguous_state');
+  });
 });

@@ -31,9 +31,10 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Failure): Progress 
     random: d.env.random(),
   });
   const doubt: StepStatus = step.repeat === 'once' && cls.maybeApplied ? 'in_doubt' : 'failed';
-  // A once step whose attempt surely did not take effect (its request never went out) is
-  // simply tried again: nothing is in doubt, so neither an escalation nor a probe is due.
-  const unsure = step.repeat === 'once' && cls.maybeApplied;
+  // A once step whose attempt never reached the other side (refused, or never sent: no answer,
+  // nothing applied) is simply tried again: nothing is in doubt, so neither an escalation nor a
+  // probe is due. An answer, even an error status, may come after an effect: that stays in doubt.
+  const unsure = step.repeat === 'once' && (cls.maybeApplied || cls.result !== undefined);
   if (verdict.retry && unsure && !step.probe) {
     d.setStatus(step.id, doubt, cls.message);
     d.escalate({
