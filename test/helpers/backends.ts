@@ -148,7 +148,8 @@ function ensurePgliteTemplate(): Promise<string> {
   return pgliteTemplate;
 }
 
-async function clonePglite(): Promise<string> {
+/** A fresh, migrated PGlite data directory (a copy of the template); the caller removes its parent. */
+export async function clonePglite(): Promise<string> {
   const template = await ensurePgliteTemplate();
   const dir = join(await mkdtemp(join(tmpdir(), 'rw-test-')), 'db');
   await cp(template, dir, { recursive: true });

@@ -13,6 +13,7 @@ import { openDb } from '../../src/store/db.js';
 import { openEmbedded, ownsDataDir } from '../../src/store/embedded/open.js';
 import { silentLogger } from '../../src/log.js';
 import { listTasks } from '../../src/store/tasks.js';
+import { clonePglite } from '../helpers/backends.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('./fixtures/owner.ts', import.meta.url));
@@ -79,11 +80,19 @@ const refs = async (dir: string) => {
 
 describe('an embedded directory shared by processes', () => {
   let base: string;
+  const clones: string[] = [];
+  /** A migrated directory of its own (a copy of the suite's template: no first-run wait). */
+  const migrated = async () => {
+    const dir = await clonePglite();
+    clones.push(join(dir, '..'));
+    return dir;
+  };
   beforeAll(async () => {
     base = await mkdtemp(join(tmpdir(), 'rw-owner-'));
   });
   afterAll(async () => {
     await rm(base, { recursive: true, force: true });
+    for (const c of clones) await rm(c, { recursive: true, force: true });
   });
 
   it('serves the directory to another process while this one has it open, and to a second handle here', async () => {
@@ -107,8 +116,8 @@ describe('an embedded directory shared by processes', () => {
     expect(ownsDataDir(dir)).toBe(false);
   }, 60_000);
 
-  it('gives four processes opening a new directory at the same time one owner', async () => {
-    const dir = join(base, 'raced');
+  it('gives four processes opening a directory at the same time one owner', async () => {
+    const dir = await migrated();
     const holders = Array.from({ length: 4 }, () => child([dir, 'hold']));
     try {
       const roles = await Promise.all(holders.map((h) => h.line((l) => l.startsWith('ready'))));
@@ -120,7 +129,7 @@ describe('an embedded directory shared by processes', () => {
   }, 90_000);
 
   it('loses nothing when four processes write at once and the owner leaves first', async () => {
-    const dir = join(base, 'writers');
+    const dir = await migrated();
     const writers = ['a', 'b', 'c', 'd'].map((p, i) => child([dir, 'writes', p, String(5 + i * 5)]));
     const ends = await Promise.all(writers.map((w) => w.exited));
     ends.forEach((e) => expect(e.code, e.stderr).toBe(0));
@@ -129,7 +138,7 @@ describe('an embedded directory shared by processes', () => {
   }, 90_000);
 
   it('keeps every commit of an owner SIGKILLed mid-write; this process, its client, takes the directory over', async () => {
-    const dir = join(base, 'killed');
+    const dir = await migrated();
     const writer = child([dir, 'writes', 'k']);
     expect(await writer.line((l) => l.startsWith('ready'))).toBe('ready owner');
     const db = await openDb(dir);
@@ -166,7 +175,7 @@ describe('an embedded directory shared by processes', () => {
   }, 60_000);
 
   it('goes on when the owner exits cleanly while this process uses it', async () => {
-    const dir = join(base, 'left');
+    const dir = await migrated();
     const holder = child([dir, 'hold']);
     expect(await holder.line((l) => l.startsWith('ready'))).toBe('ready owner');
     const db = await openDb(dir);

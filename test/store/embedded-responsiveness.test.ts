@@ -11,8 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { Worker } from '../../src/orchestrator/worker.js';
 import { openDb } from '../../src/store/db.js';
-import { describeBackends } from '../helpers/backends.js';
+import { clonePglite, describeBackends } from '../helpers/backends.js';
 import { computeRunbooks, executor, httpRunbooks, submitLoad } from './fixtures/load.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -125,17 +124,9 @@ describeBackends('a worker running 8 tasks at a time', ({ db }) => {
 });
 
 describe('SIGINT while a worker drains a long queue of no-I/O tasks (embedded database)', () => {
-  let base: string;
-  beforeAll(async () => {
-    base = await mkdtemp(join(tmpdir(), 'rw-drain-'));
-  });
-  afterAll(async () => {
-    await rm(base, { recursive: true, force: true });
-  });
-
   it('stops the worker at once: most of the queue is still there', async () => {
-    const dir = join(base, 'db');
-    const n = 600;
+    const dir = await clonePglite();
+    const n = 300;
     const child = spawn(process.execPath, ['--import', 'tsx', DRAIN, dir, String(n)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -161,6 +152,7 @@ describe('SIGINT while a worker drains a long queue of no-I/O tasks (embedded da
       expect(stuck!.n).toBe(0);
     } finally {
       await db.close();
+      await rm(join(dir, '..'), { recursive: true, force: true });
     }
   }, 120_000);
 });
