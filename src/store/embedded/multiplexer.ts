@@ -19,6 +19,8 @@
  *   costs nothing.
  * - A connection that ends in the middle of a transaction is rolled back; one that holds the
  *   session idle in a transaction while others wait is ended after `idleInTransactionMs`.
+ * - Unnamed statements are prepared once for the session and reused by every connection
+ *   (statement-cache.ts): PGlite's parse and plan, in WebAssembly, are no longer paid per query.
  *
  * Why our own and not the multiplexer of @electric-sql/pglite-socket (0.2.x): that one queues
  * single messages, not units, so the extended-protocol messages of two connections interleave
