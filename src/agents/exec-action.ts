@@ -29,16 +29,27 @@ export async function runExec(w: ExecWith, ctx: ExecuteContext): Promise<RawOutc
     return { kind: 'error', message: `command could not be built: ${(err as Error).message}`, failureClass: 'internal', maybeApplied: false };
   }
   const ms = ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dl = deadlineSignal(ctx.signal, ms);
+  if (ctx.signal.aborted) {
+    return { kind: 'error', code: 'ABORTED', message: `${w.program} not started: the worker stopped`, maybeApplied: false, failureClass: 'transient' };
+  }
+  // The step's time runs from when the program has started (the `spawn` event), not from when
+  // runwarden got round to starting it.
+  let finished = false;
+  const dl = deadlineSignal(ctx.signal, ms, { deferStart: true, done: () => finished });
   try {
     return await new Promise<RawOutcome>((resolve) => {
       let stdout = '';
       let stderr = '';
+      let started = false;
       const child = spawn(w.program, args, {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
         ...(cwd ? { cwd } : {}),
         stdio: ['ignore', 'pipe', 'pipe'],
         signal: dl.signal,
+      });
+      child.once('spawn', () => {
+        started = true;
+        dl.start();
       });
       child.stdout.setEncoding('utf8').on('data', (c: string) => {
         stdout = (stdout + c).slice(-MAX_OUTPUT);
@@ -48,10 +59,11 @@ export async function runExec(w: ExecWith, ctx: ExecuteContext): Promise<RawOutc
       });
       child.on('error', (err: NodeJS.ErrnoException) => {
         if (dl.timedOut()) resolve({ kind: 'error', code: 'TIMEOUT', message: `${w.program} timed out after ${ms}ms`, maybeApplied: true });
-        else if (ctx.signal.aborted) resolve({ kind: 'error', code: 'ABORTED', message: `${w.program} aborted: the worker stopped`, maybeApplied: true, failureClass: 'transient' });
+        else if (ctx.signal.aborted) resolve({ kind: 'error', code: 'ABORTED', message: `${w.program} aborted: the worker stopped`, maybeApplied: started, failureClass: 'transient' });
         else resolve({ kind: 'error', ...(err.code ? { code: err.code } : {}), message: `${w.program}: ${err.message}`, failureClass: err.code === 'EACCES' ? 'permission' : 'internal', maybeApplied: false });
       });
       child.on('close', (code, sig) => {
+        finished = true;
         if (dl.timedOut() || ctx.signal.aborted) return; // reported by 'error'
         resolve({ kind: 'result', result: { exitCode: code ?? (sig ? 128 : 1), stdout, stderr } });
       });

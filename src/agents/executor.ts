@@ -27,25 +27,53 @@ export interface Executor {
 /** Used when neither the step nor its system says how long an action may take. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** A step's deadline: a signal that aborts on the parent or once the time is up. */
+export interface Deadline {
+  signal: AbortSignal;
+  /** The time ran out (a failure of class `timeout`), as opposed to the parent aborting. */
+  timedOut(): boolean;
+  /** Starts the clock, for a deadline made with `deferStart` (idempotent). */
+  start(): void;
+  dispose(): void;
+}
+
 /**
- * A signal that aborts on the parent or after `ms`, and tells which: a timeout is a failure
- * class of its own (`timeout`), an abort is the worker stopping.
+ * A signal that aborts on the parent or `ms` after the clock starts (at once, or at `start()`
+ * with `deferStart`), and tells which: a timeout is a failure class of its own (`timeout`), an
+ * abort is the worker stopping.
+ *
+ * When the time is up, the abort waits for the I/O already received to be handled first (one
+ * turn of the event loop) and does not happen when `done()` says the action finished meanwhile:
+ * an answer that arrived in time is not lost to a timer that fired in the same turn.
  */
-export function deadlineSignal(parent: AbortSignal, ms: number): { signal: AbortSignal; timedOut: () => boolean; dispose: () => void } {
+export function deadlineSignal(parent: AbortSignal, ms: number, opts: { deferStart?: boolean; done?: () => boolean } = {}): Deadline {
   const ctl = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    ctl.abort(new Error(`timed out after ${ms}ms`));
-  }, ms);
+  let timer: NodeJS.Timeout | undefined;
+  let grace: NodeJS.Immediate | undefined;
+  let disposed = false;
+  const start = () => {
+    if (timer || disposed) return;
+    timer = setTimeout(() => {
+      grace = setImmediate(() => {
+        if (disposed || opts.done?.()) return;
+        timedOut = true;
+        ctl.abort(new Error(`timed out after ${ms}ms`));
+      });
+    }, ms);
+  };
   const onAbort = () => ctl.abort(parent.reason);
   if (parent.aborted) onAbort();
   else parent.addEventListener('abort', onAbort, { once: true });
+  if (!opts.deferStart) start();
   return {
     signal: ctl.signal,
     timedOut: () => timedOut,
+    start,
     dispose: () => {
+      disposed = true;
       clearTimeout(timer);
+      if (grace) clearImmediate(grace);
       parent.removeEventListener('abort', onAbort);
     },
   };

@@ -2,6 +2,7 @@
 import type { HttpWith } from '../runbook/plan.js';
 import { parseRetryAfter, type RawOutcome } from '../orchestrator/outcome.js';
 import { DEFAULT_TIMEOUT_MS, deadlineSignal, type ExecuteContext } from './executor.js';
+import { trackSend, type SendTracker } from './http-sent.js';
 import { renderRecord, renderString, renderTree } from './render.js';
 
 /** Largest response body read, in bytes; the rest is cut (a runbook reads ids and statuses). */
@@ -30,12 +31,24 @@ export async function runHttp(w: HttpWith, ctx: ExecuteContext): Promise<RawOutc
   headers.Accept ??= 'application/json';
 
   const ms = ctx.timeoutMs ?? system?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dl = deadlineSignal(ctx.signal, ms);
-  let sent = false;
+  const where = `${w.method} ${url.origin}${url.pathname}`;
+  // The step's time runs from when the request is written (see http-sent.ts). Until then the
+  // same time bounds the wait to send it; a request not written by then never went out.
+  let finished = false;
+  const dl = deadlineSignal(ctx.signal, ms, { deferStart: true, done: () => finished });
+  const tracker: SendTracker = { tracked: false, sent: false, onSent: () => dl.start() };
+  const unsent = deadlineSignal(ctx.signal, ms, { done: () => tracker.sent || finished });
+  const signal = AbortSignal.any([dl.signal, unsent.signal]);
+  // Without undici's report (another fetch), nothing says the request did not go out.
+  const mayHaveGone = () => tracker.sent || !tracker.tracked;
   try {
-    const res = await fetch(url, { method: w.method, headers, ...(body !== undefined ? { body } : {}), signal: dl.signal });
-    sent = true;
-    const text = await readCapped(res);
+    const result = await trackSend(tracker, async () => {
+      const res = await fetch(url, { method: w.method, headers, ...(body !== undefined ? { body } : {}), signal });
+      const text = await readCapped(res);
+      return { res, text };
+    });
+    finished = true;
+    const { res, text } = result;
     const resHeaders: Record<string, string> = {};
     res.headers.forEach((v, k) => {
       resHeaders[k] = v;
@@ -54,22 +67,27 @@ export async function runHttp(w: HttpWith, ctx: ExecuteContext): Promise<RawOutc
     return { kind: 'result', result: { status: res.status, headers: resHeaders, body: parsed }, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   } catch (err) {
     if (dl.timedOut()) {
-      return { kind: 'error', code: 'TIMEOUT', message: `${w.method} ${url.origin}${url.pathname} timed out after ${ms}ms`, maybeApplied: true };
+      return { kind: 'error', code: 'TIMEOUT', message: `${where} timed out after ${ms}ms`, maybeApplied: true };
+    }
+    if (unsent.timedOut()) {
+      // Never written: not applied, so even a `once` step may simply be tried again.
+      return { kind: 'error', code: 'TIMEOUT', message: `${where} could not be sent within ${ms}ms (no connection)`, maybeApplied: mayHaveGone() };
     }
     if (ctx.signal.aborted) {
-      return { kind: 'error', code: 'ABORTED', message: `${w.method} ${url.origin}${url.pathname} aborted: the worker stopped`, maybeApplied: true, failureClass: 'transient' };
+      return { kind: 'error', code: 'ABORTED', message: `${where} aborted: the worker stopped`, maybeApplied: mayHaveGone(), failureClass: 'transient' };
     }
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const code = cause?.code ?? (err as { code?: string }).code;
-    // A refused connection never reached the other side; anything later may have.
-    const maybeApplied = sent || code !== 'ECONNREFUSED';
+    // A request that was never written never reached the other side; once written, it may have.
+    const maybeApplied = tracker.tracked ? tracker.sent : code !== 'ECONNREFUSED';
     return {
       kind: 'error',
       ...(code ? { code } : {}),
-      message: `${w.method} ${url.origin}${url.pathname}: ${cause?.message ?? (err as Error).message}${code ? ` (${code})` : ''}`,
+      message: `${where}: ${cause?.message ?? (err as Error).message}${code ? ` (${code})` : ''}`,
       maybeApplied,
     };
   } finally {
+    unsent.dispose();
     dl.dispose();
   }
 }

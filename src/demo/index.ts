@@ -3,4 +3,4 @@ export { runDemo, resetDemoData, packetsFileFor, EXAMPLE_RUNBOOKS_DIR, DEMO_DEFA
 export { DEMO_SCENARIOS, type DemoScenario } from './scenarios.js';
 export { progressView, type ProgressOutput, type ProgressSubject, type ProgressView, type TaskProgress } from './progress.js';
 export { nextSteps, shellQuote, type NextStepOptions, type NextStepTasks } from './next-steps.js';
-export { keepRunning, releasesBetweenVisits, type KeepRunningOptions } from './keep-running.js';
+export { keepRunning, type KeepRunningOptions } from './keep-running.js';

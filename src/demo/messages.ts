@@ -27,12 +27,6 @@ export function keepHints(url: string, recovered: readonly string[], embedded: b
     ...recovered.map((r) => `${r[0]!.toUpperCase()}${r.slice(1)}: resume the escalated task and watch it complete.`),
     "Each state change of the demo's tasks, and of any task you submit, is printed below.",
   ];
-  if (embedded) {
-    lines.push(
-      'The embedded database serves one process at a time, so the demo opens it only while it has work:',
-      'a command that reports the database open in another process came at such a moment; run it again.',
-      'With --db postgres://... the demo and your commands use the database side by side.',
-    );
-  }
+  if (embedded) lines.push('Your commands in another terminal share the embedded database with the demo, which serves it while it runs.');
   return `${lines.join('\n')}\n`;
 }

@@ -21,10 +21,10 @@ import { loadRunbooksOrThrow } from '../runtime.js';
 import { createService } from '../service.js';
 import { createMasker } from '../secrets/mask.js';
 import { startSim } from '../sim/index.js';
-import { isPostgresUrl, openDb, type Db } from '../store/db.js';
+import { isPostgresUrl, MEMORY_TARGET, openDb, type Db } from '../store/db.js';
 import { latestPacket } from '../store/packets.js';
 import { getTask, listEvents, listTasks, type TaskRow } from '../store/tasks.js';
-import { keepRunning, releasesBetweenVisits } from './keep-running.js';
+import { keepRunning } from './keep-running.js';
 import { nextSteps, shellQuote, tryNextHeading, type NextStepTasks } from './next-steps.js';
 import { packetsFileFor, resetDemoData } from './demo-data.js';
 import { intro, keepHints, SUBMITTED } from './messages.js';
@@ -206,7 +206,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       return { tasks, unexpected, packetsFile, elapsedMs: Date.now() - started };
     }
 
-    out.write(keepHints(sim.url, recovered, releasesBetweenVisits(db)));
+    out.write(keepHints(sim.url, recovered, db.kind === 'pglite' && db.target !== MEMORY_TARGET));
     // The demo's rejected task never moves again and its line is shown; a task submitted while
     // the demo runs is picked up by the worker, so it gets lines too.
     const live: TaskProgress[] = tracked.filter((t) => t.task.state !== 'rejected');
@@ -214,7 +214,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const liveView = progressView({ write: (text) => out.write(text), tty: false, color: out.color }, [...DEMO_SCENARIOS, SUBMITTED], started);
     await keepRunning({
       db,
-      reopen: () => openDb(target, { logger: o.logger }),
       worker: demoWorker,
       async refresh(dbh) {
         for (const task of await listTasks(dbh, { limit: 20 })) {

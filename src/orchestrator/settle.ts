@@ -31,7 +31,11 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Failure): Progress 
     random: d.env.random(),
   });
   const doubt: StepStatus = step.repeat === 'once' && cls.maybeApplied ? 'in_doubt' : 'failed';
-  if (verdict.retry && step.repeat === 'once' && !step.probe) {
+  // A once step whose attempt never reached the other side (refused, or never sent: no answer,
+  // nothing applied) is simply tried again: nothing is in doubt, so neither an escalation nor a
+  // probe is due. An answer, even an error status, may come after an effect: that stays in doubt.
+  const unsure = step.repeat === 'once' && (cls.maybeApplied || cls.result !== undefined);
+  if (verdict.retry && unsure && !step.probe) {
     d.setStatus(step.id, doubt, cls.message);
     d.escalate({
       kind: 'ambiguous_state',
@@ -45,8 +49,8 @@ export function onFailure(d: Draft, step: CompiledStep, cls: Failure): Progress 
     d.retryUsed += 1;
     d.nextAttemptAt = verdict.at;
     const refresh = refreshList(d, step, verdict.refresh);
-    // A once step's failure may have taken effect: its probe runs before any new attempt.
-    const once = step.repeat === 'once';
+    // A once step's failure that may have taken effect: its probe runs before any new attempt.
+    const once = unsure;
     if (refresh.length) d.setPhase({ at: 'refreshing', queue: refresh, ...(once ? { probeFirst: true as const } : {}) });
     else d.setPhase(once ? { at: 'probing' } : { at: 'attempting' });
     d.event('retry.scheduled', step.id, {

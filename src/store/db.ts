@@ -1,23 +1,20 @@
 /**
- * The database handle: PostgreSQL through node-postgres, or the embedded PGlite, behind one small
- * interface so every query in `src/store` runs unchanged on both. Migrations (drizzle-kit, in
- * `drizzle/`) apply on open.
+ * The database handle: PostgreSQL, or the embedded PGlite, behind one small interface so every
+ * query in `src/store` runs unchanged on both. Both go through node-postgres: PostgreSQL by its
+ * URL, the embedded database through the process that owns its directory (embedded/open.ts),
+ * which speaks the same wire protocol. One driver, one set of types and behaviours (prepared
+ * statement names, LISTEN, transactions). Migrations (drizzle-kit, in `drizzle/`) apply on open.
  *
- * Both drivers return the same JavaScript types for the same columns (`timestamptz` -> Date,
- * `jsonb` -> parsed value, `int8` -> number), so row mappers need no per-backend branches.
+ * Columns come back as the same JavaScript types (`timestamptz` -> Date, `jsonb` -> parsed
+ * value, `int8` -> number), so row mappers need no per-backend branches.
  */
-import { dirname, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { isRunwardenError, RunwardenError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { lockDataDir } from './data-dir-lock.js';
+import { displayPath, openEmbedded } from './embedded/open.js';
 import { Listener } from './listener.js';
 import { OutageLog, pause, reconnectDelay, watchClient, watchPool } from './outage.js';
 
@@ -30,10 +27,11 @@ export interface Db {
   /**
    * Runs fn in one transaction: committed when fn resolves, rolled back (then rethrown) when it
    * rejects. Inside, use the `tx` handle only: a nested `transaction` joins the outer one, and
-   * on PGlite (one connection) a query on the outer handle would wait for the transaction forever.
+   * on PGlite (one transaction at a time) a query on the outer handle would wait for the
+   * transaction until the embedded database ends it as idle (30s).
    */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
-  /** LISTEN on PostgreSQL (one dedicated connection per Db); on PGlite its own listen. Returns an unlisten. */
+  /** LISTEN (one dedicated connection per Db, shared by every channel). Returns an unlisten. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** NOTIFY; inside a transaction it is delivered at commit, and not at all after a rollback. */
   notify(channel: string, payload: string): Promise<void>;
@@ -46,14 +44,25 @@ export interface OpenDbOptions {
   logger?: Logger;
   /** Apply pending migrations on open. Default true. */
   migrate?: boolean;
-  /** PostgreSQL pool size. Default 10. */
+  /** Connection pool size. Default 10. */
   poolSize?: number;
+  /**
+   * Where to say what opening the embedded database is doing when it takes a while (creating it
+   * on first use, waiting for another process that is opening it). Default: stderr, when stderr
+   * is a terminal.
+   */
+  notice?: (line: string) => void;
   /**
    * PostgreSQL: when the server cannot be reached, wait for it (backing off, saying so once)
    * instead of failing with DATABASE_UNAVAILABLE, until it answers or `signal` aborts (then the
    * last error is thrown). For long-lived processes (`work`, `serve`). Default: fail at once.
    */
   waitForDatabase?: { signal?: AbortSignal };
+}
+
+/** The default `notice`: a line on stderr for a person at a terminal, nothing in pipes and logs. */
+function terminalNotice(line: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`${line}\n`);
 }
 
 /** The committed migrations, in the package root beside `src/` and `dist/` (never cwd). */
@@ -83,6 +92,20 @@ export function describeTarget(target: string): string {
 }
 
 /**
+ * What a database keeps when things go wrong, in a sentence for a start-up line (`runwarden
+ * work`): the embedded database flushes every commit to disk (embedded/durability.ts).
+ */
+export function durabilityNote(db: Pick<Db, 'kind' | 'target'>): string {
+  if (db.kind === 'postgres') return `PostgreSQL at ${describeTarget(db.target)}: committed work is as durable as the server's settings make it`;
+  if (db.target === MEMORY_TARGET) return 'an in-memory database: nothing survives this process';
+  return (
+    `the embedded database in ${displayPath(db.target)}: each commit is on disk before it returns, so committed work survives ` +
+    'a crash of any process and a power loss; it serves the processes of this machine, one transaction at a time ' +
+    '(for workers on several machines or more throughput, use PostgreSQL: --db postgres://...)'
+  );
+}
+
+/**
  * Opens a database: `postgres://` or `postgresql://` is a node-postgres pool; `memory://` an
  * in-memory PGlite; anything else a PGlite data directory (created if missing; `file://` prefix
  * optional). Pending migrations are applied unless `migrate: false`. A database that cannot be
@@ -93,7 +116,7 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
   if (!target.trim()) throw new RunwardenError('DATABASE_UNAVAILABLE', 'no database given: pass --db <postgres URL or directory>');
   const started = performance.now();
   const open = async (): Promise<Db> => {
-    const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target);
+    const opened = isPostgresUrl(target) ? await openPostgres(target, opts.poolSize ?? 10, logger) : await openPglite(target, opts, logger);
     if (opts.migrate !== false) {
       try {
         await opened.migrate();
@@ -102,6 +125,12 @@ export async function openDb(target: string, opts: OpenDbOptions = {}): Promise<
         if (err instanceof RunwardenError) throw err;
         throw unavailable(err, target, `migrating ${describeTarget(target)} failed`);
       }
+    }
+    try {
+      await opened.ready?.();
+    } catch (err) {
+      await opened.db.close().catch(() => undefined);
+      throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot serve ${describeTarget(target)} to other processes: ${(err as Error).message}`, { cause: err });
     }
     return opened.db;
   };
@@ -130,6 +159,17 @@ async function openWaiting(open: () => Promise<Db>, target: string, logger: Logg
 interface Opened {
   db: Db;
   migrate(): Promise<void>;
+  /** Migrated: the embedded database's owner may serve other processes now. */
+  ready?(): Promise<void>;
+}
+
+/** How node-postgres reaches the database: PostgreSQL by URL, or the embedded database's owner. */
+interface Via {
+  kind: Db['kind'];
+  /** Connection settings, over the defaults (a URL; or a stream and the embedded database's own waiting). */
+  config: pg.ClientConfig;
+  /** Runs after the pool has ended. */
+  close?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,11 +181,21 @@ const CONNECTION_SQLSTATE = new Set(['57P01', '57P02', '57P03', '3D000', '28000'
 
 /** True when a driver error means the server is unreachable or refused us (not a bad statement). */
 export function isConnectionError(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (CONNECTION_ERRNO.has(code) || CONNECTION_SQLSTATE.has(code) || code.startsWith('08'))) return true;
-  const message = (err as { message?: unknown }).message;
-  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+  return connectionCause(err) !== undefined;
+}
+
+/**
+ * The connection-level error in `err` or its causes: drizzle wraps a driver error in its own
+ * ("Failed query: ..."), so a server shutting down during a migration is found one level down.
+ */
+function connectionCause(err: unknown): { code?: unknown; message?: unknown } | undefined {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERRNO.has(code) || CONNECTION_SQLSTATE.has(code) || code.startsWith('08'))) return e;
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)) return e;
+  }
+  return undefined;
 }
 
 /** Refusals that waiting does not cure: no such database, bad credentials. */
@@ -158,10 +208,11 @@ const CONFIG_SQLSTATE = new Set(['3D000', '28000', '28P01']);
  * when it answered with a refusal of this configuration (wrong database name or password).
  */
 function unavailable(err: unknown, target: string, what = `the database at ${describeTarget(target)} is unavailable`): unknown {
-  if (isRunwardenError(err) || !isConnectionError(err)) return err;
-  const code = (err as { code?: unknown }).code;
+  const cause = isRunwardenError(err) ? undefined : connectionCause(err);
+  if (!cause) return err;
+  const code = cause.code;
   const connection = !(typeof code === 'string' && CONFIG_SQLSTATE.has(code));
-  return new RunwardenError('DATABASE_UNAVAILABLE', `${what}: ${(err as Error).message}`, { cause: err, details: { connection } });
+  return new RunwardenError('DATABASE_UNAVAILABLE', `${what}: ${String(cause.message ?? (err as Error).message)}`, { cause: err, details: { connection } });
 }
 
 /** int8 (counts, bigserial ids) as numbers, the way PGlite returns them, not strings. */
@@ -173,9 +224,9 @@ const pgTypes = {
 /** How long opening a connection may take before it counts as a failure (ms): a cut network must not hang a worker. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-async function openPostgres(url: string, poolSize: number, logger: Logger): Promise<Opened> {
+async function openPostgres(url: string, poolSize: number, logger: Logger, via: Via = { kind: 'postgres', config: { connectionString: url } }): Promise<Opened> {
   const outage = new OutageLog(logger, describeTarget(url));
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+  const pool = new pg.Pool({ max: poolSize, types: pgTypes, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...via.config });
   // Every pool and client error is handled: an unhandled 'error' event (a server restart
   // terminating the sessions) would end the process. The call that used the client fails too.
   watchPool(pool, outage);
@@ -183,11 +234,12 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
     (await pool.connect()).release();
   } catch (err) {
     await pool.end().catch(() => undefined);
+    await via.close?.().catch(() => undefined);
     throw unavailable(err, url, `cannot connect to ${describeTarget(url)}`);
   }
   const listener = new Listener(() => {
     // Named, so an operator can tell the long-lived LISTEN session apart in pg_stat_activity.
-    const client = new pg.Client({ connectionString: url, types: pgTypes, application_name: 'runwarden:listen', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
+    const client = new pg.Client({ types: pgTypes, application_name: 'runwarden:listen', connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...via.config });
     watchClient(client, outage);
     return client;
   }, logger, outage);
@@ -201,7 +253,7 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
 
   const handle = (client: pg.Pool | pg.PoolClient, inTx: boolean): Db => {
     const db: Db = {
-      kind: 'postgres',
+      kind: via.kind,
       target: url,
       async query<T>(text: string, params: unknown[] = [], o: { name?: string } = {}): Promise<T[]> {
         try {
@@ -246,6 +298,7 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
         closed = true;
         await listener.close();
         await pool.end();
+        await via.close?.();
       },
     };
     return db;
@@ -269,60 +322,14 @@ async function openPostgres(url: string, poolSize: number, logger: Logger): Prom
 }
 
 // ---------------------------------------------------------------------------------------------
-// PGlite
+// PGlite: node-postgres to the directory's owner (this process, or another), see embedded/open.ts
 
-async function openPglite(target: string): Promise<Opened> {
-  const memory = target === MEMORY_TARGET || target === ':memory:';
-  const dir = memory ? undefined : resolve(target.replace(/^file:\/\//, ''));
-  let unlock = async (): Promise<void> => undefined;
-  let pglite: PGlite;
-  try {
-    if (dir) {
-      await mkdir(dirname(dir), { recursive: true });
-      // PGlite takes no lock of its own: two processes on one directory lose writes silently.
-      unlock = await lockDataDir(dir);
-    }
-    pglite = dir ? await PGlite.create(dir) : await PGlite.create();
-  } catch (err) {
-    await unlock();
-    if (err instanceof RunwardenError) throw err;
-    throw new RunwardenError('DATABASE_UNAVAILABLE', `cannot open the embedded database at ${target}: ${(err as Error).message}`, { cause: err });
-  }
-  const where = dir ?? MEMORY_TARGET;
-
-  const handle = (conn: PGlite | Transaction, tx: Transaction | undefined): Db => {
-    const db: Db = {
-      kind: 'pglite',
-      target: where,
-      async query<T>(text: string, params: unknown[] = []): Promise<T[]> {
-        return (await conn.query<T>(text, params)).rows;
-      },
-      async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-        if (tx) return fn(db);
-        // PGlite's transaction holds its one connection and rolls back before rethrowing.
-        return pglite.transaction((t) => fn(handle(t, t)));
-      },
-      async listen(channel, onNotify) {
-        // Inside a transaction the LISTEN must run on it: the connection is the transaction's.
-        const unlisten = await pglite.listen(channel, onNotify, tx);
-        return async () => {
-          if (!pglite.closed) await unlisten();
-        };
-      },
-      async notify(channel, payload) {
-        await conn.query('SELECT pg_notify($1, $2)', [channel, payload]);
-      },
-      async close() {
-        if (tx) throw new Error('close() called on a transaction handle');
-        if (!pglite.closed) await pglite.close();
-        await unlock();
-      },
-    };
-    return db;
-  };
-
-  return {
-    db: handle(pglite, undefined),
-    migrate: () => migratePglite(drizzlePglite({ client: pglite }), { migrationsFolder: MIGRATIONS_DIR }),
-  };
+async function openPglite(target: string, opts: OpenDbOptions, logger: Logger): Promise<Opened> {
+  const endpoint = await openEmbedded(target, { logger, notice: opts.notice ?? terminalNotice });
+  // `ssl: false`: PGSSLMODE in the environment is for PostgreSQL servers, not a local socket. No
+  // connect timeout: a connection may wait while a process takes the directory over, and the
+  // embedded database gives up on its own (embedded/open.ts, waitMs) with a clearer message.
+  const config: pg.ClientConfig = { stream: () => endpoint.stream(), ssl: false, connectionTimeoutMillis: 0 };
+  const opened = await openPostgres(endpoint.target, opts.poolSize ?? 10, logger, { kind: 'pglite', config, close: () => endpoint.close() });
+  return { ...opened, ready: () => endpoint.ready() };
 }

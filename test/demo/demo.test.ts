@@ -54,7 +54,7 @@ async function demo(cwd: string, args: string[] = []): Promise<Ran> {
   }
 }
 
-/** Reads the demo's database after the CLI has exited (PGlite serves one process at a time). */
+/** Reads the demo's database after the CLI has exited. */
 async function withDb<T>(dir: string, fn: (db: Db) => Promise<T>): Promise<T> {
   const db = await openDb(join(dir, '.runwarden', 'db'));
   try {

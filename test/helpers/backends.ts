@@ -26,9 +26,8 @@ export interface Backend {
   /** Its connection target, for CLI subprocesses: a PostgreSQL URL, or the PGlite directory. */
   url: () => string;
   /**
-   * Runs fn with this process's handle closed, then reopens it (db() returns the new handle).
-   * PGlite serves one process per directory, so a test that spawns a CLI against `url()` on
-   * PGlite does it inside handOff; on PostgreSQL it just runs fn.
+   * Runs fn, which hands the database to other processes (a CLI against `url()`). Nothing to do
+   * on either backend: this process owns the PGlite directory and serves it to them.
    */
   handOff<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -149,7 +148,8 @@ function ensurePgliteTemplate(): Promise<string> {
   return pgliteTemplate;
 }
 
-async function clonePglite(): Promise<string> {
+/** A fresh, migrated PGlite data directory (a copy of the template); the caller removes its parent. */
+export async function clonePglite(): Promise<string> {
   const template = await ensurePgliteTemplate();
   const dir = join(await mkdtemp(join(tmpdir(), 'rw-test-')), 'db');
   await cp(template, dir, { recursive: true });
@@ -179,16 +179,7 @@ function suite(kind: Backend['kind'], title: string, body: (b: Backend) => void)
         return db;
       },
       url: () => url,
-      async handOff(fn) {
-        if (kind === 'postgres') return fn();
-        await db?.close();
-        db = undefined;
-        try {
-          return await fn();
-        } finally {
-          db = await openDb(url);
-        }
-      },
+      handOff: (fn) => fn(),
     });
   });
 }

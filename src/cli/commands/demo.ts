@@ -13,9 +13,8 @@ export function register(program: Command): void {
     .option('--runbooks <dir>', 'runbooks folder (default: the example runbooks shipped with runwarden)')
     .option(
       '--keep',
-      'then keep the simulated API and a worker running until Ctrl-C, so approve or resume in another terminal carries the task on; ' +
-        'on the embedded database the demo opens it only while it has work (a command at that moment is refused: run it again), ' +
-        'with --db postgres://... both run side by side',
+      'then keep the simulated API and a worker running until Ctrl-C, so approve or resume in another terminal carries the task on ' +
+        '(those commands share the database with the demo, embedded or PostgreSQL)',
     )
     .action(
       action(async (opts: Record<string, unknown>) => {

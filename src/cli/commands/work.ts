@@ -31,10 +31,11 @@ export function register(program: Command): void {
       if (leaseMs === undefined || leaseMs <= 0) {
         throw new RunwardenError('USAGE', `--lease takes a duration, ${DURATION_HINT}; got ${String(opts.lease)}`);
       }
-      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }] = await Promise.all([
+      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }, { durabilityNote }] = await Promise.all([
         import('../../agents/index.js'),
         import('../../agents/advisor.js'),
         import('../../service.js'),
+        import('../../store/db.js'),
       ]);
       // Signals are handled from the start: a worker waiting for its database stops on Ctrl-C too.
       const starting = new AbortController();
@@ -87,6 +88,8 @@ export function register(program: Command): void {
           });
           if (signals > 0) return; // stopped while the database was being opened
           const worker = service.worker;
+          // Where the work is kept and what survives a crash: the line a person starting a worker reads.
+          process.stderr.write(`runwarden work: worker ${worker.workerId} on ${durabilityNote(rt.db)}\n`);
           const stats = opts.untilIdle ? await service.runUntilIdle() : await service.run();
           if (common.json) printJson({ workerId: worker.workerId, ...stats });
           else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);
