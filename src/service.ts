@@ -2,18 +2,24 @@
  * The composition root: how a long-lived runwarden process is put together. `runwarden work`,
  * the demo and `runwarden serve` all build their worker here, so each runs the same pieces wired
  * the same way: the worker, the escalation hooks (packets written in the transactions that stop
- * tasks, resolved when they finish), the outbox deliverer run as the worker's housekeeping, and,
- * once it exists, the scheduler. The HTTP layer takes `onAction` for the operator actions it
- * serves, so a packet is resolved or refreshed whichever way the action came in.
+ * tasks, resolved when they finish), the outbox deliverer run as the worker's housekeeping, and
+ * the scheduler with its stuck-task watchdog beside the worker. The HTTP layer takes `onAction`
+ * for the operator actions it serves, so a packet is resolved or refreshed whichever way the
+ * action came in.
+ *
+ * The scheduler runs with `run()` only: `runUntilIdle()` drains what is there (a scheduler would
+ * keep making work), so `work --until-idle` makes no scheduled runs.
  */
 import { createExecutor, type Advisor, type Executor } from './agents/index.js';
 import type { DeploymentConfig } from './config/index.js';
 import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
+import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
 import type { Logger } from './log.js';
 import type { Clock } from './orchestrator/clock.js';
 import { Worker, type WorkerStats } from './orchestrator/worker.js';
 import type { RunbookSet } from './runbook/plan.js';
+import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
 import type { Masker } from './secrets/mask.js';
 import type { Db } from './store/db.js';
 import { isDatabaseUnavailable } from './store/outage.js';
@@ -45,14 +51,18 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Called after each task leaves the worker (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /** The scheduler's timing (default: a tick a second), or false for none (no schedules, no watchdog). */
+  scheduler?: false | Pick<SchedulerOptions, 'tickMs' | 'graceMs' | 'watchMs' | 'watchdog'>;
 }
 
 export interface Service {
   worker: Worker;
+  /** Null when built with `scheduler: false`. */
+  scheduler: Scheduler | null;
   escalation: EscalationHooks;
   /** Delivers what is due now (also run by the worker between looks for work). */
   deliver(): Promise<DeliveryStats>;
-  /** Works until `stop()`. */
+  /** Works, and runs the scheduler, until `stop()`. */
   run(): Promise<WorkerStats>;
   /** Works until nothing is left to do, including a last delivery. */
   runUntilIdle(): Promise<WorkerStats>;
@@ -65,6 +75,7 @@ export interface Service {
 /** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
   const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
+  const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
     db: rt.db,
@@ -95,13 +106,41 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
   });
+  const scheduler =
+    o.scheduler === false
+      ? null
+      : new Scheduler({
+          db: rt.db,
+          runbooks: rt.runbooks,
+          env: { ...rt.config.env },
+          secrets: { ...rt.config.secrets },
+          emit,
+          logger: rt.logger,
+          ...(o.clock ? { clock: o.clock } : {}),
+          ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
+          ...(o.scheduler ?? {}),
+        });
   return {
     worker,
+    scheduler,
     escalation,
     deliver: () => delivery.deliver(),
-    run: () => worker.run(),
+    async run() {
+      const ticking = scheduler?.run();
+      try {
+        return await worker.run();
+      } finally {
+        await scheduler?.stop();
+        await ticking;
+      }
+    },
     runUntilIdle: () => worker.runUntilIdle(),
-    stop: () => worker.stop(),
-    abort: () => worker.abortAll(),
+    async stop() {
+      await Promise.all([worker.stop(), scheduler?.stop()]);
+    },
+    abort: () => {
+      worker.abortAll();
+      void scheduler?.stop();
+    },
   };
 }

@@ -18,6 +18,7 @@ type CommandModule = { register(program: Command): void };
 type Loader = () => Promise<CommandModule>;
 
 const actions: Loader = () => import('./commands/actions.js');
+const schedules: Loader = () => import('./commands/schedules.js');
 
 /**
  * Every command name with the module that registers it, in the order `--help` lists them. A
@@ -38,6 +39,8 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ['sim', () => import('./commands/sim.js')],
   ['init', () => import('./commands/init.js')],
   ['completion', () => import('./commands/completion.js')],
+  ['schedules', schedules],
+  ['schedule', schedules],
 ];
 
 /** Commands that speak of the others (completion lists them, the demo offers them next), so get them all. */

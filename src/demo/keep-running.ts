@@ -9,14 +9,14 @@
  * other terminal (store/embedded/open.ts), as PostgreSQL serves every process.
  */
 import type { Logger } from '../log.js';
-import type { Worker } from '../orchestrator/worker.js';
+import type { Service } from '../service.js';
 import type { Db } from '../store/db.js';
 
 export interface KeepRunningOptions {
   /** The demo's database, open. keepRunning closes it. */
   db: Db;
-  /** A new worker on `db`, set up as the demo's own. */
-  worker(db: Db): Worker;
+  /** A new worker on `db`, set up as the demo's own (the composition root's: the scheduler runs with `run`). */
+  worker(db: Db): Runner;
   /** Reads the ledger through `db` and prints what changed since the last call. */
   refresh(db: Db): Promise<void>;
   /** Called once: the worker is waiting and other processes can reach the database. */
@@ -27,6 +27,9 @@ export interface KeepRunningOptions {
   /** How often the ledger is read, in ms. Default 200. */
   pollMs?: number;
 }
+
+/** What keepRunning drives: a service (service.ts), or a bare worker. */
+export type Runner = Pick<Service, 'run' | 'runUntilIdle' | 'stop'>;
 
 /** Keeps a worker carrying tasks until `signal` aborts; resolves once everything is stopped and closed. */
 export async function keepRunning(o: KeepRunningOptions): Promise<void> {
@@ -60,7 +63,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
  * one last time. An abort stops the worker gracefully: tasks in flight record their attempt and
  * are handed back, nothing half-recorded.
  */
-async function drive(o: KeepRunningOptions, db: Db, work: (worker: Worker) => Promise<unknown>): Promise<void> {
+async function drive(o: KeepRunningOptions, db: Db, work: (worker: Runner) => Promise<unknown>): Promise<void> {
   const worker = o.worker(db);
   const stop = () => void worker.stop();
   if (o.signal.aborted) return;

@@ -137,13 +137,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     };
     await refresh();
 
-    /** A worker set up as the demo's: its config, escalation hooks and outbox delivery (service.ts). */
+    /** A worker set up as the demo's: its config, escalation hooks, outbox delivery and scheduler (service.ts). */
     const demoWorker = (dbh: Db) =>
       createService(
         { db: dbh, config, runbooks, masker, logger: o.logger },
         // Every demo task at once: the run takes as long as the slowest story, not their sum.
         { executor: createExecutor(), concurrency: DEMO_SCENARIOS.length, pollMs: 250 },
-      ).worker;
+      );
     const worker = demoWorker(db);
     const onAbort = () => void worker.stop();
     o.signal?.addEventListener('abort', onAbort, { once: true });

@@ -39,6 +39,15 @@ async function build(tx: Db, ctx: EmitContext, task: TaskRow, plan: CompiledRunb
   return buildPacket({ ...base, events: [], attempts: [] });
 }
 
+/**
+ * True for a schedule's silent-failure packet (scheduler/silent-alert.ts). It hangs on the
+ * schedule's latest run but is the schedule's: only the scheduler resolves it (when a run
+ * completes again), so what its run does (closed, taken over) neither resolves nor rewrites it.
+ */
+export function isScheduleAlert(p: Pick<PacketRow, 'reason'>): boolean {
+  return p.reason === 'silent_failure';
+}
+
 /** The configured sinks of a route (names not in the config are skipped: config checks flag them). */
 export function sinksOf(config: DeploymentConfig, route: string): string[] {
   return config.sinksForRoute(route).filter((name) => config.sinks[name] !== undefined);
@@ -91,7 +100,7 @@ export async function resolveOpen(tx: Db, ctx: EmitContext, a: { taskId: string;
  * The sinks are not told: nothing they should act on changed.
  */
 export async function refreshOpen(tx: Db, ctx: EmitContext, a: { task: TaskRow; plan: CompiledRunbook | undefined }): Promise<void> {
-  for (const row of await openPackets(tx, a.task.id)) {
+  for (const row of (await openPackets(tx, a.task.id)).filter((p) => !isScheduleAlert(p))) {
     const old = row.body as Partial<Packet>;
     const reason = old.reason ? { ...old.reason, at: row.createdAt.toISOString() } : undefined;
     const fresh = await build(tx, ctx, a.task, a.plan, row.id, row.createdAt, reason);

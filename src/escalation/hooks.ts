@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import type { Db } from '../store/db.js';
 import type { TaskRow } from '../store/tasks.js';
-import { emitPacket, refreshOpen, resolveOpen, type EmitContext } from './emit.js';
+import { emitPacket, isScheduleAlert, refreshOpen, resolveOpen, type EmitContext } from './emit.js';
 
 export interface EscalationHookOptions {
   /** Base URL of `runwarden serve` for `links.task` in packets. Default: no links. */
@@ -40,7 +40,7 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
     async onFinish(tx, task, now) {
       // A partial-completion packet is written in this same transaction: it reports the end, so
       // it stays open; what it replaces (an earlier escalation) is resolved.
-      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason !== 'partial_completion' });
+      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason !== 'partial_completion' && !isScheduleAlert(p) });
     },
   };
 
@@ -54,7 +54,7 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
     if (after === 'escalated' && before !== 'escalated') {
       await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(task.escalation ? { reason: task.escalation } : {}) });
     } else if (isOneOf(CLOSED_STATES, after)) {
-      await resolveOpen(tx, ctx, { taskId: task.id, now });
+      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => !isScheduleAlert(p) });
     } else if (after === 'in_handover' && before !== 'in_handover') {
       await refreshOpen(tx, ctx, { task, plan: planOf(task) });
     }

@@ -145,12 +145,15 @@ function rule(i: RecommendInput, step: CompiledStep | undefined): Rule {
         why: `The rollback stopped at ${name}: ${r.message.replace(/^undoing \S+ failed: /, '')}. Some changes may be undone and others not; check ${system}, fix the cause, then resume to continue the rollback.`,
         commands: [{ action: 'resume', reason: 'cause of the failed undo fixed' }, { action: 'takeover' }],
       };
-    case 'silent_failure':
+    case 'silent_failure': {
+      // The schedule's alert, hung on its latest run: nothing to do to this task as such.
+      const id = i.plan?.id ?? '<runbook>';
       return {
-        action: 'takeover',
-        why: `No run of ${i.plan?.id ?? 'the runbook'} succeeded in its expected window. Check the scheduler and the latest runs.`,
-        commands: [{ raw: `runwarden tasks --runbook ${i.plan?.id ?? '<runbook>'}` }],
+        action: null,
+        why: `No scheduled run of ${i.plan?.id ?? 'the runbook'} completed in its expected window: ${r.message}. The schedule goes on firing and this alert resolves when a run completes. Read what the latest runs did (an escalated one has its own packet), fix what stops them, then run the schedule now to check.`,
+        commands: [{ raw: `runwarden schedule show ${id}` }, { raw: `runwarden show ${i.taskId}` }, { raw: `runwarden schedule run-now ${id} --operator <you> --reason "checking the fix"` }],
       };
+    }
     case 'non_retryable':
       return nonRetryable(i, name, system);
   }

@@ -51,18 +51,24 @@ export const PAGERDUTY_SEVERITY = { critical: 'critical', high: 'error', medium:
 const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
 
 /**
- * The PagerDuty Events API v2 event. `dedup_key` is the task id, so every packet of one task
- * lands on one alert and the resolve closes it.
+ * PagerDuty's `dedup_key` of a packet: the task id, so every packet of one task lands on one
+ * alert and the resolve closes it; for a schedule's silent-failure packet `schedule:<runbook>`,
+ * the schedule's own alert, apart from the incident of the run it hangs on.
  */
+export function dedupKey(p: Packet): string {
+  return p.reason.kind === 'silent_failure' && p.runbook.id ? `schedule:${p.runbook.id}` : p.task.id;
+}
+
+/** The PagerDuty Events API v2 event (`dedup_key`: see dedupKey). */
 export function pagerdutyRequest(sink: Extract<ResolvedSink, { type: 'pagerduty' }>, d: Delivery): HttpRequestSpec {
   const p = d.packet;
   const event =
     d.kind === 'resolve'
-      ? { routing_key: sink.routingKey, event_action: 'resolve', dedup_key: p.task.id }
+      ? { routing_key: sink.routingKey, event_action: 'resolve', dedup_key: dedupKey(p) }
       : {
           routing_key: sink.routingKey,
           event_action: 'trigger',
-          dedup_key: p.task.id,
+          dedup_key: dedupKey(p),
           client: 'runwarden',
           ...(p.links.task ? { client_url: p.links.task } : {}),
           payload: {
@@ -109,6 +115,16 @@ const mrkdwn = (text: string) => ({ type: 'mrkdwn', text: clip(text, 3000) });
 export function slackRequest(sink: Extract<ResolvedSink, { type: 'slack' }>, d: Delivery): HttpRequestSpec {
   const p = d.packet;
   const ref = p.task.externalRef ?? p.task.id;
+  if (d.kind === 'resolve' && p.reason.kind === 'silent_failure') {
+    // The schedule recovered: a run completed again (the run the packet hung on may still be escalated).
+    const what = p.runbook.id ?? p.task.taskClass;
+    const text = `Resolved: ${what} has a completed run again (${p.summary})`;
+    return {
+      url: sink.url,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text, blocks: [{ type: 'section', text: mrkdwn(`:white_check_mark: *Resolved*: ${slackEscape(what)} has a completed run again\n${slackEscape(p.summary)}`) }] }),
+    };
+  }
   if (d.kind === 'resolve') {
     const text = `Resolved: ${ref} is now ${d.state} (${p.summary})`;
     return {

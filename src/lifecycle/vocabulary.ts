@@ -189,6 +189,7 @@ export const EVENT_TYPES = [
   'packet.emitted',
   'packet.delivery',
   'operator.action',
+  'schedule.fired',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export const EventType = z.enum(EVENT_TYPES);

@@ -355,6 +355,17 @@ steps:
     ]);
   });
 
+  it('refuses a cron that never fires and an unknown overlap policy', () => {
+    const ps = problems(`schedule: { cron: "0 0 30 2 *", overlap: queued }
+steps:
+  - { id: a, action: set, with: { x: "1" } }
+`);
+    expect(where(ps)).toEqual([
+      '8:19 schedule.cron: the cron expression "0 0 30 2 *" never fires',
+      expect.stringMatching(/^8:42 schedule\.overlap: .*skip.*allow.*queue/),
+    ]);
+  });
+
   it('checks the scheduled input against the input schema', () => {
     expect(one(`input:
   type: object

@@ -7,9 +7,9 @@
  * reports every problem, and so each check reads defensively: it looks only at fields whose
  * shape is right, and leaves wrong shapes to the schema's findings.
  */
-import { Cron } from 'croner';
 import { ESCALATION_REASONS, FAILURE_CLASSES } from '../lifecycle/vocabulary.js';
 import { CheckContext, isObj, list, str, type CheckOptions, type Obj } from './check-context.js';
+import { cronTimer } from './cron.js';
 import { compileInputSchema, KNOWN_FORMATS } from './input-schema.js';
 import { InputSchema, type InputSchemaNode } from './schema.js';
 import { checkStep } from './step-checks.js';
@@ -129,7 +129,8 @@ function checkSchedule(c: CheckContext): void {
   const cron = str(sched.cron);
   if (cron !== undefined) {
     try {
-      new Cron(cron, { paused: true, ...(tzOk ? { timezone: tz } : {}) }).stop();
+      // A cron that parses may still name no time that exists (February 30th): it would never fire.
+      if (cronTimer(cron, tzOk ? tz : 'UTC').next(new Date()) === null) c.add(['schedule', 'cron'], `the cron expression ${JSON.stringify(cron)} never fires`);
     } catch (err) {
       c.add(['schedule', 'cron'], `invalid cron expression: ${(err as Error).message.replace(/^CronPattern: /, '')}`);
     }

@@ -48,6 +48,7 @@ describe('defaults', () => {
     expect(rb.escalation).toEqual({ route: 'team', routes: {}, severity: 'high', recommend: {} });
     expect(rb.inputSchema).toEqual({ type: 'object' });
     expect(rb.schedule).toBeUndefined();
+    expect(compile(MINIMAL.replace('steps:', 'schedule: { cron: "*/15 * * * *" }\nsteps:')).schedule).toEqual({ cron: '*/15 * * * *', timezone: 'UTC', input: {}, missed: 'skip', overlap: 'skip' });
     expect(rb.systems.api?.timeoutMs).toBe(10_000);
     expect(rb.stepIndex).toEqual({ read: 0, write: 1, pause: 2, choose: 3 });
   });

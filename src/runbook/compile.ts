@@ -42,6 +42,7 @@ export const DEFAULTS = {
   minConfidence: 0.7,
   timezone: 'UTC',
   missed: 'skip',
+  overlap: 'skip',
 } as const;
 
 function bug(what: string): never {
@@ -251,6 +252,7 @@ export function compileRunbook(doc: RunbookDoc, file: string, opts: { plugins?: 
             timezone: sched.timezone ?? DEFAULTS.timezone,
             input: { ...(sched.input ?? {}) },
             missed: sched.missed ?? DEFAULTS.missed,
+            overlap: sched.overlap ?? DEFAULTS.overlap,
             ...(sched.expectSuccessWithin !== undefined ? { expectSuccessWithinMs: parseDuration(sched.expectSuccessWithin) } : {}),
           },
         }

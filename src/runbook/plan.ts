@@ -205,6 +205,8 @@ export interface Schedule {
   timezone: string;
   input: Record<string, unknown>;
   missed: 'skip' | 'run-once';
+  overlap: 'skip' | 'allow' | 'queue';
+  /** No completed run this long after a fire: a silent-failure packet. Absent: not watched. */
   expectSuccessWithinMs?: number;
 }
 

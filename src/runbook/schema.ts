@@ -15,6 +15,9 @@ export type Severity = (typeof SEVERITIES)[number];
 /** What a scheduler does with fires missed while nothing was running. */
 export const MISSED_POLICIES = ['skip', 'run-once'] as const;
 
+/** What a fire does while the previous scheduled run is still going. */
+export const OVERLAP_POLICIES = ['skip', 'allow', 'queue'] as const;
+
 /** JSON Schema types the input schema may use. */
 export const INPUT_TYPES = ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'] as const;
 
@@ -242,8 +245,15 @@ export const ScheduleSchema = z
     cron: z.string().min(1).describe('Cron expression (5 fields, or 6 with seconds), e.g. `*/15 * * * *`.'),
     timezone: z.string().min(1).optional().describe('IANA time zone the cron expression is read in. Default `UTC`.'),
     input: z.record(z.string(), z.unknown()).optional().describe('Input of the scheduled tasks; checked against `input` at load. Default `{}`.'),
-    missed: z.enum(MISSED_POLICIES).optional().describe('Fires missed while nothing ran: `skip` them (default) or `run-once`.'),
-    expectSuccessWithin: Duration.optional().describe('When no run completed in this window, a silent-failure packet is emitted. Default: not watched.'),
+    missed: z
+      .enum(MISSED_POLICIES)
+      .optional()
+      .describe('Fires missed while no scheduler ran: `skip` them (default; the next run\'s ledger says how many, from when to when) or `run-once` (one run for the latest of them, at once). Never a burst.'),
+    overlap: z
+      .enum(OVERLAP_POLICIES)
+      .optional()
+      .describe('A fire while the previous scheduled run is still going: `skip` it (default), `allow` a second run, or `queue` it to start when the run ends (one waits at most; later fires are skipped). Runs waiting for a person (escalated, in handover) do not count as going.'),
+    expectSuccessWithin: Duration.optional().describe('When no scheduled run has completed this long after a fire, one silent-failure packet goes to the escalation route, resolved when a run completes again. Default: not watched.'),
   })
   .describe('Also run the runbook on a timer.');
 

@@ -39,10 +39,13 @@ export async function insertPacket(db: Db, p: { id: string; taskId: string; crea
   );
 }
 
-/** The task's newest packet, or undefined. */
+/**
+ * The task's newest packet, or undefined. Its own packets come before a schedule's silent-failure
+ * packet hanging on it (scheduler/silent-alert.ts), which is its latest only when it has no other.
+ */
 export async function latestPacket(db: Db, taskId: string): Promise<PacketRow | undefined> {
   const rows = await db.query<Record<string, unknown>>(
-    'SELECT * FROM packets WHERE task_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1',
+    "SELECT * FROM packets WHERE task_id = $1 ORDER BY (reason = 'silent_failure'), created_at DESC, id DESC LIMIT 1",
     [taskId],
     { name: 'rw_packet_latest' },
   );

@@ -19,6 +19,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import { FIRE_KINDS, FIRE_OUTCOMES, SCHEDULE_EVENT_TYPES } from '../lifecycle/schedule-vocabulary.js';
 import { ATTEMPT_KINDS, ATTEMPT_OUTCOMES, TASK_STATES } from '../lifecycle/vocabulary.js';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
@@ -189,14 +190,74 @@ export const runbookVersions = pgTable('runbook_versions', {
   createdAt: ts('created_at').notNull(),
 });
 
-/** One row per scheduled fire, so many schedulers create one task per fire. */
+/**
+ * One row per fire of a schedule, written in the transaction that handles the fire and before
+ * its task: the primary key on runbook, time and kind is the claim, so however many schedulers
+ * run, each fire is handled once (a second INSERT waits for the first to commit, then finds the
+ * row). `outcome` says what became of it; `task_id` is the task it made (or the rejected one).
+ */
 export const scheduleFires = pgTable(
   'schedule_fires',
   {
     runbookId: text('runbook_id').notNull(),
     fireAt: ts('fire_at').notNull(),
+    kind: text('kind').notNull().default('cron'),
     taskId: text('task_id'),
+    outcome: text('outcome').notNull().default('created'),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.runbookId, t.fireAt] })],
+  (t) => [
+    primaryKey({ columns: [t.runbookId, t.fireAt, t.kind] }),
+    index('schedule_fires_task_idx').on(t.taskId),
+    check('schedule_fires_kind_check', sql`${t.kind} in (${inList(FIRE_KINDS)})`),
+    check('schedule_fires_outcome_check', sql`${t.outcome} in (${inList(FIRE_OUTCOMES)})`),
+  ],
+);
+
+/**
+ * One row per schedule a scheduler has seen (by runbook id): where its fires are handled up to,
+ * whether an operator paused it, the fire waiting behind a run (overlap queue), the missed fires
+ * still to be told to the next run, and the open silent-failure packet. Locked (FOR UPDATE) by
+ * whoever handles the schedule, so its state moves in one place at a time.
+ */
+export const schedules = pgTable('schedules', {
+  runbookId: text('runbook_id').primaryKey(),
+  /** The cron and timezone as last handled (a change is a ledger event). */
+  cron: text('cron').notNull(),
+  timezone: text('timezone').notNull(),
+  /** Every fire up to here (inclusive) is handled: made, skipped, queued or counted missed. */
+  cursorAt: ts('cursor_at').notNull(),
+  /** The silence window counts from no earlier than this: registration, resume, a cron change. */
+  watchSince: ts('watch_since').notNull(),
+  paused: boolean('paused').notNull().default(false),
+  pausedAt: ts('paused_at'),
+  pausedBy: text('paused_by'),
+  pauseReason: text('pause_reason'),
+  /** The fire waiting for the run still going (overlap `queue`; at most one waits). */
+  queuedFireAt: ts('queued_fire_at'),
+  /** Missed fires (`missed: skip`) not yet recorded in a run's ledger: `{ count, from, to }`. */
+  missedNote: jsonb('missed_note'),
+  /** The open silent-failure packet, until a run completes again. */
+  alertPacketId: text('alert_packet_id').references(() => packets.id, { onDelete: 'set null' }),
+  alertSince: ts('alert_since'),
+  /** The schedule ledger's last sequence number. */
+  eventSeq: integer('event_seq').notNull().default(0),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** The ledger of a schedule: one row per event, numbered per runbook (SCHEDULE_EVENT_TYPES). */
+export const scheduleEvents = pgTable(
+  'schedule_events',
+  {
+    runbookId: text('runbook_id')
+      .notNull()
+      .references(() => schedules.runbookId, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    at: ts('at').notNull(),
+    type: text('type').notNull(),
+    actor: text('actor').notNull(),
+    data: jsonb('data').notNull().default({}),
+  },
+  (t) => [primaryKey({ columns: [t.runbookId, t.seq] }), check('schedule_events_type_check', sql`${t.type} in (${inList(SCHEDULE_EVENT_TYPES)})`)],
 );

@@ -251,7 +251,7 @@ export const CASES: Record<EscalationReason, CaseSpec> = {
     runbook: 'service-restart', taskClass: 'service.restart', input: { service: 'billing-api', environment: 'production' },
     state: 'escalated', currentStep: null, deadline: null,
     steps: {},
-    reason: { kind: 'silent_failure', failureClass: null, step: null, message: 'no completed run of service-restart since 2026-11-23T17:00:00.000Z (expected within 1h)' },
+    reason: { kind: 'silent_failure', failureClass: null, step: null, message: 'no run completed within 1h of the fire at 2026-11-23T17:00:00.000Z (the last completed at 2026-11-23T16:45:12.000Z)' },
     write() {},
   },
 };

@@ -22,29 +22,16 @@ import { claimDeliveries, listDeliveries } from '../../src/store/outbox.js';
 import { latestPacket, listPackets } from '../../src/store/packets.js';
 import { describeBackends } from '../helpers/backends.js';
 import { harness, OPS_TOKEN, type Harness } from '../helpers/harness.js';
-import { LOOPBACK, PD_ROUTING_KEY, SLACK_URL, sinkConfig, sinkMock, WEBHOOK_URL } from './sink-mock.js';
+import { PD_ROUTING_KEY, SLACK_URL, sinkConfig, useSinkMock, WEBHOOK_URL } from './sink-mock.js';
 
 let sim: Sim;
-const mock = sinkMock();
+// The simulated operations API is on loopback and passes through; anything else unmocked fails.
+const mock = useSinkMock();
 beforeAll(async () => {
   sim = await startSim();
-  // The simulated operations API is on loopback and passes through; anything else unmocked fails.
-  mock.server.listen({
-    onUnhandledRequest(request, print) {
-      if (LOOPBACK.has(new URL(request.url).hostname)) return;
-      print.error();
-    },
-  });
 });
-afterAll(async () => {
-  mock.server.close();
-  await sim.close();
-});
-beforeEach(() => {
-  sim.reset();
-  mock.reset();
-});
-afterEach(() => expect(mock.unhandled).toEqual([]));
+afterAll(() => sim.close());
+beforeEach(() => sim.reset());
 
 const later = (ms: number) => new Date(Date.now() + ms);
 

@@ -5,6 +5,7 @@
  * unhandled and fails the test that made it.
  */
 import { http, HttpResponse } from 'msw';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { setupServer, type SetupServer } from 'msw/node';
 import { PAGERDUTY_EVENTS_URL } from '../../src/config/schema.js';
 import { deploymentConfig, type DeploymentConfig } from '../../src/config/index.js';
@@ -90,4 +91,25 @@ export function sinkConfig(filePath: string, o: { routes?: Record<string, string
     },
     routes,
   });
+}
+
+/**
+ * The mock for a test file: listening from beforeAll with loopback let through (the simulated
+ * operations API is a real local server), reset before each test, and no request left unhandled
+ * after it.
+ */
+export function useSinkMock(): SinkMock {
+  const mock = sinkMock();
+  beforeAll(() =>
+    mock.server.listen({
+      onUnhandledRequest(request, print) {
+        if (LOOPBACK.has(new URL(request.url).hostname)) return;
+        print.error();
+      },
+    }),
+  );
+  afterAll(() => mock.server.close());
+  beforeEach(() => mock.reset());
+  afterEach(() => expect(mock.unhandled).toEqual([]));
+  return mock;
 }

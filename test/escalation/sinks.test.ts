@@ -118,6 +118,19 @@ describe('slack sink', () => {
   });
 });
 
+describe("a schedule's silent-failure packet", () => {
+  it('is its own alert at PagerDuty (keyed by the schedule, not the run it hangs on), and its resolve says the schedule recovered', async () => {
+    const silent = buildPacket(await caseInput('silent_failure'));
+    const sinks = config().sinks;
+    const pager = sinks.pager as Parameters<typeof pagerdutyRequest>[0];
+    expect(JSON.parse(pagerdutyRequest(pager, { kind: 'trigger', packet: silent }).body)).toMatchObject({ event_action: 'trigger', dedup_key: 'schedule:service-restart' });
+    const done: Delivery = { kind: 'resolve', packet: silent, state: 'escalated', resolvedAt: NOW.toISOString() };
+    expect(JSON.parse(pagerdutyRequest(pager, done).body)).toEqual({ routing_key: PD_ROUTING_KEY, event_action: 'resolve', dedup_key: 'schedule:service-restart' });
+    // The run it hung on may still be escalated: the follow-up speaks of the schedule.
+    expect(JSON.parse(slackRequest(sinks.chat as Parameters<typeof slackRequest>[0], done).body).text).toBe(`Resolved: service-restart has a completed run again (${silent.summary})`);
+  });
+});
+
 describe("a model's advice", () => {
   it('reaches PagerDuty and Slack labelled as the model\'s, beside the rule text', () => {
     const advice = { text: 'The restart ran, yet health still reads <degraded> after 2m.', model: 'm-1', at: NOW.toISOString() };

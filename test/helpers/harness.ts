@@ -13,7 +13,7 @@ import type { Db } from '../../src/store/db.js';
 import { submitTask } from '../../src/orchestrator/intake.js';
 import { getTask, listAttempts, listEvents, type TaskRow } from '../../src/store/tasks.js';
 import type { Sim } from '../../src/sim/index.js';
-import { createMasker } from '../../src/secrets/mask.js';
+import { createMasker, type Masker } from '../../src/secrets/mask.js';
 
 export const FIXTURE_RUNBOOKS = fileURLToPath(new URL('../fixtures/runbooks', import.meta.url));
 export const OPS_TOKEN = 'ops-token-3f9a1c7e5b';
@@ -37,6 +37,23 @@ export function shiftedClock(): Clock & { advance(ms: number): void } {
       offset += ms;
     },
   };
+}
+
+/** A worker as the tests run one: the built-in actions, quiet, short polls and lease; `opts` override. */
+export function testWorker(o: Pick<WorkerOptions, 'db' | 'runbooks' | 'clock' | 'env' | 'secrets'> & { masker: Masker }, opts: Partial<WorkerOptions> = {}): Worker {
+  return new Worker({
+    db: o.db,
+    runbooks: o.runbooks,
+    executor: createExecutor(),
+    logger: silentLogger,
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.env ? { env: o.env } : {}),
+    ...(o.secrets ? { secrets: o.secrets } : {}),
+    mask: (v) => o.masker.maskValue(v),
+    pollMs: 50,
+    leaseMs: 5000,
+    ...opts,
+  });
 }
 
 export interface Harness {
@@ -64,20 +81,7 @@ export async function harness(db: Db, sim: Sim | { url: string }, clock: Clock =
       return task;
     },
     async work(opts = {}) {
-      const worker = new Worker({
-        db,
-        runbooks,
-        executor: createExecutor(),
-        logger: silentLogger,
-        clock,
-        env,
-        secrets,
-        mask: (v) => masker.maskValue(v),
-        pollMs: 50,
-        leaseMs: 5000,
-        ...opts,
-      });
-      await worker.runUntilIdle();
+      await testWorker({ db, runbooks, clock, env, secrets, masker }, opts).runUntilIdle();
     },
     async task(id) {
       const t = await getTask(db, id);
