@@ -158,7 +158,13 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  private gaugesReadAt = 0;
+  private gaugesReadAt = Number.NEGATIVE_INFINITY;
+  private readonly gaugeCacheMs: number;
+
+  /** `gaugeCacheMs`: how long database gauges are reused between scrapes (default GAUGE_CACHE_MS). */
+  constructor(o: { gaugeCacheMs?: number } = {}) {
+    this.gaugeCacheMs = o.gaugeCacheMs ?? GAUGE_CACHE_MS;
+  }
 
   /** What the worker of this process reports to these metrics. */
   observer(): WorkerObserver {
@@ -228,7 +234,7 @@ export class ApiMetrics {
 
   /** The text exposition, with the database gauges read first (at most every GAUGE_CACHE_MS). */
   async scrape(db: Db, now = Date.now()): Promise<string> {
-    if (now - this.gaugesReadAt >= GAUGE_CACHE_MS) {
+    if (now - this.gaugesReadAt >= this.gaugeCacheMs) {
       try {
         const [byState, outbox] = await Promise.all([countTasksByState(db), countOutbox(db, new Date(now))]);
         for (const s of TASK_STATES) this.tasks.set({ state: s }, byState[s] ?? 0);

@@ -35,7 +35,7 @@ export async function testApi(db: Db, simUrl: string, o: { intakeLimit?: number 
     ...(o.intakeLimit ? { intake: { maxRequestBytes: o.intakeLimit } } : {}),
   });
   const masker = createMasker(config.secretValues());
-  const metrics = new ApiMetrics();
+  const metrics = new ApiMetrics({ gaugeCacheMs: 0 });
   const rt = { db, config, runbooks, masker, logger: silentLogger };
   const app = buildApp({ ...rt, tokens: fixedTokenStore(config.tokens), metrics });
   await app.ready();
