@@ -22,49 +22,43 @@ async function tokensFile(opts: Record<string, unknown>): Promise<string> {
   );
 }
 
+const ACTIONS = ['add', 'list', 'revoke'] as const;
+
 export function register(program: Command): void {
-  const tokens = program.command('tokens').description('manage the API bearer tokens (hashed at rest in the tokens file)');
-  const withFile = (cmd: Command) => withCommon(cmd).option('--file <path>', "the tokens file (default: runwarden.yaml's tokens.file)");
-  withFile(
-    tokens
-      .command('add <name>')
-      .description('create a token for <name>; prints it once (only its hash is kept)')
-      .requiredOption('--role <role>', `what it may do: ${ROLES.join(', ')}`),
+  withCommon(
+    program
+      .command('tokens <action> [name]')
+      .description('manage the API bearer tokens: `add <name> --role R` (prints the token once; only its hash is kept), `list`, `revoke <name>`')
+      .option('--role <role>', `with add: what the token may do (${ROLES.join(', ')})`)
+      .option('--file <path>', "the tokens file (default: runwarden.yaml's tokens.file)"),
   ).action(
-    action(async (name: string, opts: Record<string, unknown>) => {
-      const { RunwardenError } = await import('../../errors.js');
-      const role = String(opts.role);
-      if (!(ROLES as readonly string[]).includes(role)) throw new RunwardenError('USAGE', `--role must be one of ${ROLES.join(', ')}; got ${role}`);
-      const { addApiToken } = await import('../../config/tokens.js');
+    action(async (what: string, name: string | undefined, opts: Record<string, unknown>) => {
+      const [{ RunwardenError }, tokens] = await Promise.all([import('../../errors.js'), import('../../config/tokens.js')]);
+      if (!(ACTIONS as readonly string[]).includes(what)) throw new RunwardenError('USAGE', `tokens takes one of ${ACTIONS.join(', ')}; got ${what}`);
+      if (what !== 'list' && !name) throw new RunwardenError('USAGE', `tokens ${what} needs the token's name: runwarden tokens ${what} <name>`);
       const file = await tokensFile(opts);
-      const { token, entry } = addApiToken(file, name, role as (typeof ROLES)[number]);
-      if (opts.json) printJson({ name: entry.name, role: entry.role, token, file });
-      else {
-        process.stdout.write(`${token}\n`);
-        process.stderr.write(`runwarden: token ${entry.name} (${entry.role}) added to ${file}; it is shown only now: keep it somewhere safe\n`);
+      if (what === 'add') {
+        const role = opts.role === undefined ? undefined : String(opts.role);
+        if (!role || !(ROLES as readonly string[]).includes(role)) throw new RunwardenError('USAGE', `tokens add needs --role, one of ${ROLES.join(', ')}${role ? `; got ${role}` : ''}`);
+        const { token, entry } = tokens.addApiToken(file, name!, role as (typeof ROLES)[number]);
+        if (opts.json) printJson({ name: entry.name, role: entry.role, token, file });
+        else {
+          process.stdout.write(`${token}\n`);
+          process.stderr.write(`runwarden: token ${entry.name} (${entry.role}) added to ${file}; it is shown only now: keep it somewhere safe\n`);
+        }
+      } else if (what === 'list') {
+        const list = tokens.readTokensFileSync(file).map((t) => ({ name: t.name, role: t.role }));
+        if (opts.json) printJson(list);
+        else if (!list.length) process.stdout.write(`no tokens in ${file}\n`);
+        else {
+          const width = Math.max(4, ...list.map((t) => t.name.length));
+          process.stdout.write(`${[`${'NAME'.padEnd(width)}  ROLE`, ...list.map((t) => `${t.name.padEnd(width)}  ${t.role}`)].join('\n')}\n`);
+        }
+      } else {
+        const entry = tokens.revokeApiToken(file, name!);
+        if (opts.json) printJson({ name: entry.name, role: entry.role, revoked: true });
+        else process.stdout.write(`revoked ${entry.name} (${entry.role}); a running serve refuses it within a second\n`);
       }
-    }),
-  );
-  withFile(tokens.command('list').description('list the tokens: name and role (never the token)')).action(
-    action(async (opts: Record<string, unknown>) => {
-      const { readTokensFileSync } = await import('../../config/tokens.js');
-      const file = await tokensFile(opts);
-      const list = readTokensFileSync(file).map((t) => ({ name: t.name, role: t.role }));
-      if (opts.json) printJson(list);
-      else if (!list.length) process.stdout.write(`no tokens in ${file}\n`);
-      else {
-        const width = Math.max(4, ...list.map((t) => t.name.length));
-        process.stdout.write(`${['NAME'.padEnd(width) + '  ROLE', ...list.map((t) => `${t.name.padEnd(width)}  ${t.role}`)].join('\n')}\n`);
-      }
-    }),
-  );
-  withFile(tokens.command('revoke <name>').description('remove the token of <name>; a running serve refuses it within a second')).action(
-    action(async (name: string, opts: Record<string, unknown>) => {
-      const { revokeApiToken } = await import('../../config/tokens.js');
-      const file = await tokensFile(opts);
-      const entry = revokeApiToken(file, name);
-      if (opts.json) printJson({ name: entry.name, role: entry.role, revoked: true });
-      else process.stdout.write(`revoked ${entry.name} (${entry.role})\n`);
     }),
   );
 }
