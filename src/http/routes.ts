@@ -4,7 +4,7 @@
  * is declared once in ROUTES with its role and its zod schemas; the same table registers it,
  * produces `GET /v1/openapi.json` and drives the role matrix test.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { RunwardenError } from '../errors.js';
 import { readPacket } from '../escalation/packet-schema.js';
@@ -276,4 +276,3 @@ async function runAction(d: Full, action: OperatorAction, request: FastifyReques
   };
 }
 
-export type { FastifyReply };
