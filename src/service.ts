@@ -24,6 +24,7 @@ import type { Masker } from './secrets/mask.js';
 import type { Db } from './store/db.js';
 import { isDatabaseUnavailable } from './store/outage.js';
 import type { TaskRow } from './store/tasks.js';
+import type { WorkRole } from './lifecycle/vocabulary.js';
 
 /** What the service is built from: an open runtime (see runtime.ts) or the demo's own. */
 export interface ServiceRuntime {
@@ -51,6 +52,11 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Called after each task leaves the worker (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /**
+   * The roles this process serves (`work --roles`). The worker claims only their work; the outbox
+   * deliverer and the acknowledgement watch run only with `escalation`. Default: every role.
+   */
+  roles?: readonly WorkRole[];
   /** The scheduler's timing (default: a tick a second), or false for none (no schedules, no watchdog). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs' | 'graceMs' | 'watchMs' | 'watchdog'>;
 }
@@ -76,6 +82,7 @@ export interface Service {
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
   const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
   const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
+  const escalates = !o.roles || o.roles.includes('escalation');
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
     db: rt.db,
@@ -90,8 +97,9 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     hooks: escalation.hooks,
     // A delivery problem must not stop the worker: the rows wait in the outbox. The database
     // being away is said once by the database handle, not once per pass here.
+    // Deliveries are the escalation role's work: a worker without it leaves the outbox to one with it.
     onIdle: () =>
-      delivery.deliver().then(
+      (escalates ? delivery.deliver() : Promise.resolve()).then(
         () => undefined,
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
@@ -105,6 +113,7 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     ...(o.housekeepingMs !== undefined ? { housekeepingMs: o.housekeepingMs } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
+    ...(o.roles ? { roles: o.roles } : {}),
   });
   const scheduler =
     o.scheduler === false

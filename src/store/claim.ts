@@ -107,7 +107,8 @@ const CLAIM_SQL = claimSql(`((state = 'queued' AND concurrency_key IS NULL)
      -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
      OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))`);
 
-const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[])`);
+// $8 and $10 are the main claim's; typed here so both statements take the same parameters.
+const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0`);
 
 /**
  * Queued tasks with a concurrency key, at most their limit per key, in claim order: the
