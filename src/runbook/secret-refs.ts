@@ -47,8 +47,8 @@ const granted = (grants: SecretGrants, name: string, role: WorkRole): boolean =>
   return roles === undefined || roles.includes(role);
 };
 
-function grantText(grants: SecretGrants, name: string): string {
-  return `granted to ${grants[name]!.join(', ')} only`;
+function grantText(grants: SecretGrants, name: string, configFile: string): string {
+  return `granted to ${grants[name]!.join(', ')} only (${configFile}: secrets.${name}.roles)`;
 }
 
 /** The problems of one runbook document against the config's grants. */
@@ -56,7 +56,6 @@ export function secretRoleFindings(doc: unknown, grants: SecretGrants, configFil
   if (!isObj(doc) || Object.keys(grants).length === 0) return [];
   const findings: Finding[] = [];
   const systems = isObj(doc.systems) ? doc.systems : {};
-  const where = `${configFile} secrets.<name>.roles`;
   const seen = new Set<string>();
   const add = (f: Finding) => {
     const key = `${f.path.join('.')}\u0000${f.message}`;
@@ -69,7 +68,7 @@ export function secretRoleFindings(doc: unknown, grants: SecretGrants, configFil
       if (skip.includes(k)) continue;
       for (const r of secretReads(v, [...path, k])) {
         if (!granted(grants, r.name, role)) {
-          add({ path: r.path, offset: r.offset, message: `secrets.${r.name} is ${grantText(grants, r.name)} (${where}); ${what} runs as ${role} and cannot read it` });
+          add({ path: r.path, offset: r.offset, message: `secrets.${r.name} is ${grantText(grants, r.name, configFile)}; ${what} runs as ${role} and cannot read it` });
         }
       }
     }
@@ -80,7 +79,7 @@ export function secretRoleFindings(doc: unknown, grants: SecretGrants, configFil
       if (granted(grants, r.name, role)) continue;
       add({
         path: [...path, 'with', 'system'],
-        message: `${what} runs as ${role} and calls system \`${system}\`, whose ${r.path.slice(2).join('.')} reads secrets.${r.name}, ${grantText(grants, r.name)} (${where}); give ${role} its own system with a credential granted to it`,
+        message: `${what} runs as ${role} and calls system \`${system}\`, whose ${r.path.slice(2).join('.')} reads secrets.${r.name}, ${grantText(grants, r.name, configFile)}; give ${role} its own system with a credential granted to it`,
       });
     }
   };
