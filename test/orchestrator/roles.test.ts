@@ -169,7 +169,7 @@ describeBackends('roles as routes of work', (b) => {
     try {
       for (let round = 0; round < 5; round++) {
         const key = `race-${b.kind}-${round}`;
-        const ids = [];
+        const ids: string[] = [];
         for (let i = 0; i < 4; i++) ids.push((await submit(dbA, 't.restart-keyed', key)).id);
         const now = new Date();
         // Each claimer passes over a different number of them (as a worker does with the tasks it
