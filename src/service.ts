@@ -15,6 +15,7 @@ import type { DeploymentConfig } from './config/index.js';
 import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
 import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
+import { AckWatch } from './escalation/ack-watch.js';
 import type { Logger } from './log.js';
 import type { Clock } from './orchestrator/clock.js';
 import { Worker, type WorkerStats } from './orchestrator/worker.js';
@@ -57,6 +58,8 @@ export interface ServiceOptions {
    * deliverer and the acknowledgement watch run only with `escalation`. Default: every role.
    */
   roles?: readonly WorkRole[];
+  /** How often the acknowledgement watch looks. Default 5s. */
+  ackTickMs?: number;
   /** The scheduler's timing (default: a tick a second), or false for none (no schedules, no watchdog). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs' | 'graceMs' | 'watchMs' | 'watchdog'>;
 }
@@ -65,6 +68,8 @@ export interface Service {
   worker: Worker;
   /** Null when built with `scheduler: false`. */
   scheduler: Scheduler | null;
+  /** Re-escalates what nobody acknowledged (`escalation.ackWithin`); null without the escalation role or with `scheduler: false`. */
+  ackWatch: AckWatch | null;
   escalation: EscalationHooks;
   /** Delivers what is due now (also run by the worker between looks for work). */
   deliver(): Promise<DeliveryStats>;
@@ -129,27 +134,34 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
           ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
           ...(o.scheduler ?? {}),
         });
+  const ackWatch =
+    o.scheduler === false || !escalates
+      ? null
+      : new AckWatch({ db: rt.db, runbooks: rt.runbooks, emit, logger: rt.logger, ...(o.clock ? { clock: o.clock } : {}), ...(o.ackTickMs !== undefined ? { tickMs: o.ackTickMs } : {}) });
   return {
     worker,
     scheduler,
+    ackWatch,
     escalation,
     deliver: () => delivery.deliver(),
     async run() {
       const ticking = scheduler?.run();
+      const watching = ackWatch?.run();
       try {
         return await worker.run();
       } finally {
-        await scheduler?.stop();
-        await ticking;
+        await Promise.all([scheduler?.stop(), ackWatch?.stop()]);
+        await Promise.all([ticking, watching]);
       }
     },
     runUntilIdle: () => worker.runUntilIdle(),
     async stop() {
-      await Promise.all([worker.stop(), scheduler?.stop()]);
+      await Promise.all([worker.stop(), scheduler?.stop(), ackWatch?.stop()]);
     },
     abort: () => {
       worker.abortAll();
       void scheduler?.stop();
+      void ackWatch?.stop();
     },
   };
 }
