@@ -19,6 +19,8 @@ import type { RunbookSet } from '../../src/runbook/plan.js';
 import { createMasker } from '../../src/secrets/mask.js';
 import { startSim, type Sim } from '../../src/sim/index.js';
 import { claimTasks } from '../../src/store/claim.js';
+import { readTaskView } from '../../src/store/task-view.js';
+import { formatTask } from '../../src/cli/task-format.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { getTask, listAttempts, listEvents } from '../../src/store/tasks.js';
 import { describeBackends } from '../helpers/backends.js';
@@ -179,6 +181,11 @@ describeBackends('roles as routes of work', (b) => {
         );
         const mine = claims.flat().filter((c) => ids.includes(c.task.id));
         expect(mine).toHaveLength(1);
+        // A task left waiting says what for: the key, its limit and the task holding it.
+        const waiting = ids.find((id) => id !== mine[0]!.task.id)!;
+        const view = await readTaskView(dbA, waiting);
+        expect(view!.waitingFor).toEqual({ concurrencyKey: key, limit: 1, holders: [{ id: mine[0]!.task.id, state: 'running' }] });
+        expect(formatTask(view!)).toContain(`waiting for   concurrency key ${key}: 1 of 1 running: ${mine[0]!.task.id} (running)`);
       }
     } finally {
       await dbB.close();
