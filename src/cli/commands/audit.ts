@@ -4,9 +4,9 @@
  * --note ... --auditor <name>`: the review, recorded in the task's ledger. Thin adapters over
  * src/store/audit.ts; the report shows the figures.
  */
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { RunwardenError } from '../../errors.js';
-import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
+import { action, commonOptions, printJson, runtimeFor, withCommon, type CommonOptions } from '../common.js';
 
 /** `--since`: an ISO date or time, or a duration back from now (`7d`, `12h`). */
 export async function parseSince(text: string | undefined, now: Date = new Date()): Promise<Date | undefined> {
@@ -19,52 +19,29 @@ export async function parseSince(text: string | undefined, now: Date = new Date(
   return at;
 }
 
+const ACTIONS = ['sample', 'record'] as const;
+
 export function register(program: Command): void {
-  const audit = program.command('audit').description('review finished tasks: sample some at random, record what the review found');
   withCommon(
-    audit
-      .command('sample')
-      .description('finished tasks picked at random for review, those never reviewed first')
-      .option('--since <when>', 'only tasks finished since then: a duration back from now (7d) or an ISO date')
-      .option('--runbook <id>', 'only tasks of this runbook')
-      .option('--size <n>', 'how many', '10'),
+    program
+      .command('audit')
+      .description('review finished tasks: `sample` picks some at random (those never reviewed first), `record` writes what a review found into the task\'s ledger')
+      .addArgument(new Argument('<action>', '`sample` (finished tasks to review) or `record` (a review of one task)').choices(ACTIONS))
+      .argument('[task]', 'with record: the task reviewed (id or externalRef)')
+      .option('--since <when>', 'sample: only tasks finished since then, a duration back from now (7d) or an ISO date')
+      .option('--runbook <id>', 'sample: only tasks of this runbook')
+      .option('--size <n>', 'sample: how many', '10')
+      .option('--verdict <ok|issue>', 'record: ok (handled as it should be) or issue (something is wrong; say what in --note)')
+      .option('--note <text>', 'record: what the review found (required with --verdict issue)')
+      .option('--auditor <name>', 'record: who reviewed it (recorded in the ledger)'),
   ).action(
-    action(async (opts: Record<string, unknown>) => {
+    action(async (what: (typeof ACTIONS)[number], ref: string | undefined, opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
-      const size = Number(opts.size);
-      if (!Number.isInteger(size) || size < 1) throw new RunwardenError('USAGE', `--size must be a whole number of at least 1; got ${String(opts.size)}`);
-      const since = await parseSince(opts.since as string | undefined);
-      const [{ sampleFinished }, { summarizeTask }, { formatTaskTable }] = await Promise.all([
-        import('../../store/audit.js'),
-        import('../../store/task-view.js'),
-        import('../task-format.js'),
-      ]);
-      const rt = await runtimeFor(common, 'read', { withRunbooks: false });
-      try {
-        const tasks = await sampleFinished(rt.db, { size, ...(since ? { since } : {}), ...(opts.runbook ? { runbook: String(opts.runbook) } : {}) });
-        const summaries = rt.masker.maskValue(tasks.map(summarizeTask));
-        if (common.json) printJson(summaries);
-        else {
-          process.stdout.write(`${formatTaskTable(summaries)}\n`);
-          if (tasks.length) process.stdout.write('review each with `runwarden show <task>`, then `runwarden audit record <task> --verdict ok|issue --note "..." --auditor <you>`\n');
-        }
-      } finally {
-        await rt.close();
-      }
-    }),
-  );
-  withCommon(
-    audit
-      .command('record <task>')
-      .description("record a review of a finished task in its ledger")
-      .requiredOption('--verdict <ok|issue>', 'ok: handled as it should be; issue: something is wrong (say what in --note)')
-      .option('--note <text>', 'what the review found (required with --verdict issue)', '')
-      .requiredOption('--auditor <name>', 'who reviewed it (recorded in the ledger)'),
-  ).action(
-    action(async (ref: string, opts: Record<string, unknown>) => {
-      const common = commonOptions(opts);
-      const verdict = String(opts.verdict);
-      if (verdict !== 'ok' && verdict !== 'issue') throw new RunwardenError('USAGE', `--verdict takes ok or issue; got ${verdict}`);
+      if (what === 'sample') return sample(common, opts);
+      if (!ref) throw new RunwardenError('USAGE', 'audit record needs the task: runwarden audit record <task> --verdict ok|issue --auditor <name>');
+      const verdict = String(opts.verdict ?? '');
+      if (verdict !== 'ok' && verdict !== 'issue') throw new RunwardenError('USAGE', `audit record needs --verdict ok or issue; got ${verdict || 'none'}`);
+      if (!opts.auditor) throw new RunwardenError('USAGE', 'audit record needs --auditor <name>: it goes into the task\'s ledger');
       const [{ recordAudit }, { getTask }] = await Promise.all([import('../../store/audit.js'), import('../../store/tasks.js')]);
       const rt = await runtimeFor(common, 'read', { withRunbooks: false });
       try {
@@ -78,4 +55,27 @@ export function register(program: Command): void {
       }
     }),
   );
+}
+
+async function sample(common: CommonOptions, opts: Record<string, unknown>): Promise<void> {
+  const size = Number(opts.size);
+  if (!Number.isInteger(size) || size < 1) throw new RunwardenError('USAGE', `--size must be a whole number of at least 1; got ${String(opts.size)}`);
+  const since = await parseSince(opts.since as string | undefined);
+  const [{ sampleFinished }, { summarizeTask }, { formatTaskTable }] = await Promise.all([
+    import('../../store/audit.js'),
+    import('../../store/task-view.js'),
+    import('../task-format.js'),
+  ]);
+  const rt = await runtimeFor(common, 'read', { withRunbooks: false });
+  try {
+    const tasks = await sampleFinished(rt.db, { size, ...(since ? { since } : {}), ...(opts.runbook ? { runbook: String(opts.runbook) } : {}) });
+    const summaries = rt.masker.maskValue(tasks.map(summarizeTask));
+    if (common.json) printJson(summaries);
+    else {
+      process.stdout.write(`${formatTaskTable(summaries)}\n`);
+      if (tasks.length) process.stdout.write('review each with `runwarden show <task>`, then `runwarden audit record <task> --verdict ok|issue --note "..." --auditor <you>`\n');
+    }
+  } finally {
+    await rt.close();
+  }
 }
