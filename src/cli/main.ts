@@ -35,6 +35,7 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ),
   ['submit', () => import('./commands/submit.js')],
   ['tasks', () => import('./commands/tasks.js')],
+  ['audit', () => import('./commands/audit.js')],
   ['show', () => import('./commands/show.js')],
   ['report', () => import('./commands/report.js')],
   ['tokens', () => import('./commands/tokens.js')],

@@ -16,6 +16,7 @@ import { isRunwardenError } from '../errors.js';
 import { faultPoint, isInjectedFault } from '../fault-points.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import { claimTasks, idleStatus, leaseOf, renewLease, type Lease } from '../store/claim.js';
@@ -62,6 +63,11 @@ export interface WorkerOptions {
   onTaskReleased?: (task: TaskRow) => void;
   /** Told of checkpoints, claims and lease renewals (metrics). Default: nobody. */
   observer?: WorkerObserver;
+  /**
+   * The roles this worker serves (`work --roles`): it claims only tasks whose next work is one of
+   * them, and hands a task on when the next work is another role's. Default: every role.
+   */
+  roles?: readonly WorkRole[];
 }
 
 export interface WorkerStats {
@@ -206,6 +212,7 @@ export class Worker {
               leaseMs: this.leaseMs,
               limit: free,
               exclude: [...this.active.keys()],
+              ...(this.opts.roles ? { roles: this.opts.roles } : {}),
             });
             faultPoint('claim.after');
             tell(this.opts.observer, (o) => o.claimed?.(tasks.length, (performance.now() - claimStarted) / 1000));
@@ -222,7 +229,7 @@ export class Worker {
           // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
           // before --until-idle returns is awaited in `finally`.
           this.housekeepInBackground(log);
-          const idle = await idleStatus(this.opts.db);
+          const idle = await idleStatus(this.opts.db, this.opts.roles);
           if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
           const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
           await this.waitForWake(Math.min(Math.max(untilDue, 0), this.pollMs));
@@ -363,6 +370,7 @@ export class Worker {
         ...(this.opts.hooks ? { hooks: this.opts.hooks } : {}),
         ...(this.opts.agentCallCap !== undefined ? { agentCallCap: this.opts.agentCallCap } : {}),
         ...(this.opts.observer ? { observer: this.opts.observer } : {}),
+        ...(this.opts.roles ? { roles: this.opts.roles } : {}),
       },
       task,
       {

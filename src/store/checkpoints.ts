@@ -29,7 +29,7 @@ export interface AttemptFinish extends AttemptRef {
 /** One durable checkpoint: applied in one transaction with its ledger events (the worker adds the actor). */
 export interface CheckpointWrite {
   to?: TaskState;
-  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation'>;
+  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation' | 'awaitingRole'>;
   events: Omit<NewEvent, 'actor'>[];
   startAttempt?: AttemptRef;
   finishAttempts?: AttemptFinish[];

@@ -26,5 +26,5 @@ describe.runIf(available())('chaos (short)', () => {
     expect(report.workerExits).toEqual([]);
     expect(report.kills).toBeGreaterThan(0);
     expect(report.pgRestarts).toBe(2);
-  }, 90_000);
+  }, 180_000);
 });

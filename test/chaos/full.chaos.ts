@@ -22,7 +22,8 @@ describe.runIf(available())('chaos (full)', () => {
       pgRestarts: 3,
       pgDownMs: [500, 2500],
       faultRate: 0.08,
-      timeoutMs: TEN_MINUTES - 60_000,
+      timeoutMs: TEN_MINUTES - 120_000,
+      drainMs: 60_000,
       ...(process.env.RUNWARDEN_CHAOS_SEED ? { seed: Number(process.env.RUNWARDEN_CHAOS_SEED) } : {}),
       log: (line) => process.stdout.write(`${line}\n`),
     });

@@ -45,8 +45,15 @@ export interface ChaosOptions {
   pgDownMs: [number, number];
   /** Share of API requests that meet a fault. */
   faultRate: number;
-  /** The run fails when its tasks have not all come to rest by then (ms). */
+  /** Workers are killed for this long at most (ms); then the killing stops and the run drains. */
   timeoutMs: number;
+  /**
+   * After the killing stops, the tasks still moving get this long (ms) to come to rest with the
+   * workers left alone; a task not at rest by then is stuck. Default 60 s. The killing is bounded
+   * so that a slow machine (where a replacement worker takes longer to start than the pause
+   * before the next kill) tests liveness after chaos instead of how fast processes start.
+   */
+  drainMs?: number;
   seed?: number;
   /** Progress lines. Default: none. */
   log?: (line: string) => void;
@@ -203,10 +210,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (let i = 0; i < o.workers; i++) spawnWorker();
 
     // The killer: a random worker every few hundred milliseconds.
+    let killing = true;
     const killer = (async () => {
-      while (!stopping) {
+      while (!stopping && killing) {
         await new Promise((r) => setTimeout(r, between(o.killEveryMs)));
-        if (stopping) break;
+        if (stopping || !killing) break;
         const live = [...workers.values()].filter((w) => !w.signalled);
         const victim = live[Math.floor(random() * live.length)];
         if (!victim) continue;
@@ -217,7 +225,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     })();
 
     // Progress, and PostgreSQL restarts spread over it.
-    const deadline = started + o.timeoutMs;
+    let deadline = started + o.timeoutMs;
     let atRest = 0;
     for (;;) {
       const counts = await countStates(db).catch((err: unknown) => {
@@ -237,7 +245,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         continue;
       }
       if (atRest === submitted.length) break;
-      if (Date.now() > deadline) break;
+      if (Date.now() > deadline) {
+        if (!killing) break;
+        killing = false;
+        deadline = Date.now() + (o.drainMs ?? 60_000);
+        log(`chaos: killing stopped after ${kills} kills; ${submitted.length - atRest} tasks still moving get ${Math.round((o.drainMs ?? 60_000) / 1000)} s to come to rest`);
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
     stopping = true;

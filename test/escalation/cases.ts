@@ -254,6 +254,18 @@ export const CASES: Record<EscalationReason, CaseSpec> = {
     reason: { kind: 'silent_failure', failureClass: null, step: null, message: 'no run completed within 1h of the fire at 2026-11-23T17:00:00.000Z (the last completed at 2026-11-23T16:45:12.000Z)' },
     write() {},
   },
+  confirm_after_retry: {
+    runbook: 'service-restart', taskClass: 'service.restart', input: { service: 'billing-api', environment: 'production' },
+    state: 'awaiting_approval', currentStep: 'restart',
+    steps: { 'check-health': done({ health: 'degraded' }), restart: { status: 'running', attempts: 2 } },
+    reason: { kind: 'confirm_after_retry', failureClass: 'transient', step: 'restart', message: 'restart succeeded on try 2 after 1 transient failure(s)' },
+    write(l) {
+      healthRead(l);
+      l.attempt('restart', 'action', 1, 'failed', { failureClass: 'transient', error: 'HTTP 503 Service Unavailable' });
+      l.attempt('restart', 'action', 2, 'succeeded', { result: { status: 200, body: { id: 'rst_1' } } });
+      l.event('approval.requested', 'restart', { route: 'platform-oncall', reason: 'confirm_after_retry' });
+    },
+  },
 };
 
 /** The builder input of one case. */
