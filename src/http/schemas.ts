@@ -83,6 +83,8 @@ export const TaskPage = z
 
 const Reason = z.string().trim().min(1, 'why is required: the reason is recorded in the ledger').max(2000);
 
+const PacketHelpful = z.boolean().optional().describe('was the escalation packet enough to act without redoing discovery (recorded for the audit figures)');
+
 /** The options an operator action takes beyond the reason, as the CLI flags name them. */
 const ACTION_OPTIONS = {
   resume: {
@@ -92,10 +94,12 @@ const ACTION_OPTIONS = {
     yes: z.boolean().optional().describe('confirm re-running steps that changed something'),
     dryRun: z.boolean().optional().describe('show what would run again; change nothing'),
     upgradeRunbook: z.boolean().optional().describe('move the task to the runbook version loaded now'),
+    packetHelpful: PacketHelpful,
   },
   retry: { yes: z.boolean().optional().describe('confirm running a once step that has no probe again') },
   skip: { capture: z.record(z.string(), z.unknown()).optional().describe('values the step would have captured') },
-  complete: { partial: z.boolean().optional().describe('close as partially_completed') },
+  complete: { partial: z.boolean().optional().describe('close as partially_completed'), packetHelpful: PacketHelpful },
+  fail: { packetHelpful: PacketHelpful },
 } as const satisfies Partial<Record<OperatorAction, Record<string, z.ZodType>>>;
 
 /**
