@@ -18,6 +18,7 @@ import { createDeliverer, type DeliveryStats } from './escalation/outbox-deliver
 import { AckWatch } from './escalation/ack-watch.js';
 import type { Logger } from './log.js';
 import type { Clock } from './orchestrator/clock.js';
+import type { WorkerObserver } from './orchestrator/observer.js';
 import { Worker, type WorkerStats } from './orchestrator/worker.js';
 import type { RunbookSet } from './runbook/plan.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
@@ -43,7 +44,7 @@ export interface ServiceOptions {
   agentCallCap?: number;
   /** Rewords packets' `why` before their first send. Default: none. */
   advisor?: Advisor | null;
-  /** Base URL of `runwarden serve` for the links in packets. Default: none. */
+  /** Base URL of `runwarden serve` for the links in packets. Default: the config's `publicUrl`, else none. */
   publicUrl?: string;
   workerId?: string;
   leaseMs?: number;
@@ -53,6 +54,10 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Called after each task leaves the worker (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /** Told of the worker's checkpoints, claims and renewals (serve's metrics). Default: nobody. */
+  observer?: WorkerObserver;
+  /** Told of each outbox delivery pass (serve's metrics). Default: nobody. */
+  onDelivered?: (stats: DeliveryStats) => void;
   /**
    * The roles this process serves (`work --roles`). The worker claims only their work; the outbox
    * deliverer and the acknowledgement watch run only with `escalation`. Default: every role.
@@ -85,8 +90,9 @@ export interface Service {
 
 /** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
-  const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
-  const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
+  const publicUrl = o.publicUrl ?? rt.config.publicUrl;
+  const escalation = escalationHooks(rt, publicUrl ? { publicUrl } : {});
+  const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(publicUrl ? { publicUrl } : {}) };
   const escalates = !o.roles || o.roles.includes('escalation');
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
@@ -104,8 +110,8 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     // being away is said once by the database handle, not once per pass here.
     // Deliveries are the escalation role's work: a worker without it leaves the outbox to one with it.
     onIdle: () =>
-      (escalates ? delivery.deliver() : Promise.resolve()).then(
-        () => undefined,
+      (escalates ? delivery.deliver() : Promise.resolve(undefined)).then(
+        (stats) => void (stats && o.onDelivered?.(stats)),
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
         },
@@ -118,6 +124,7 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     ...(o.housekeepingMs !== undefined ? { housekeepingMs: o.housekeepingMs } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
+    ...(o.observer ? { observer: o.observer } : {}),
     ...(o.roles ? { roles: o.roles } : {}),
   });
   const scheduler =

@@ -29,6 +29,7 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ['schema', () => import('./commands/schema.js')],
   ['packet', () => import('./commands/packet.js')],
   ['work', () => import('./commands/work.js')],
+  ['serve', () => import('./commands/serve.js')],
   ...(['approve', 'deny', 'takeover', 'resume', 'retry', 'skip', 'rollback', 'complete', 'fail', 'cancel', 'callback'] as const).map(
     (name) => [name, actions] as const,
   ),
@@ -36,6 +37,8 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ['tasks', () => import('./commands/tasks.js')],
   ['audit', () => import('./commands/audit.js')],
   ['show', () => import('./commands/show.js')],
+  ['report', () => import('./commands/report.js')],
+  ['tokens', () => import('./commands/tokens.js')],
   ['demo', () => import('./commands/demo.js')],
   ['sim', () => import('./commands/sim.js')],
   ['init', () => import('./commands/init.js')],

@@ -26,6 +26,7 @@ import type { TaskRow } from '../store/tasks.js';
 import { systemClock, type Clock } from './clock.js';
 import { driveTask, escalateInternal } from './driver.js';
 import { WAKE_CHANNEL } from './wake.js';
+import { tell, type WorkerObserver } from './observer.js';
 
 export { WAKE_CHANNEL };
 
@@ -60,6 +61,8 @@ export interface WorkerOptions {
   housekeepingMs?: number;
   /** Called after each task leaves the worker's hands (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /** Told of checkpoints, claims and lease renewals (metrics). Default: nobody. */
+  observer?: WorkerObserver;
   /**
    * The roles this worker serves (`work --roles`): it claims only tasks whose next work is one of
    * them, and hands a task on when the next work is another role's. Default: every role.
@@ -202,6 +205,7 @@ export class Worker {
           let claimed = 0;
           if (free > 0) {
             faultPoint('claim.before');
+            const claimStarted = performance.now();
             const tasks = await claimTasks(this.opts.db, {
               workerId: this.workerId,
               now: this.clock.now(),
@@ -211,6 +215,7 @@ export class Worker {
               ...(this.opts.roles ? { roles: this.opts.roles } : {}),
             });
             faultPoint('claim.after');
+            tell(this.opts.observer, (o) => o.claimed?.(tasks.length, (performance.now() - claimStarted) / 1000));
             claimed = tasks.length;
             for (const c of tasks) this.start(c.task, c.from, log);
           }
@@ -269,6 +274,7 @@ export class Worker {
     renewLease(this.opts.db, { taskId, lease: a.lease, now: this.clock.now(), leaseMs: this.leaseMs })
       .then((r) => {
         if (a.done) return;
+        tell(this.opts.observer, (o) => o.leaseRenewal?.(r ? 'renewed' : 'lost'));
         if (!r) {
           a.lost = true;
           a.action.abort(new Error('lease lost'));
@@ -287,6 +293,7 @@ export class Worker {
       })
       .catch((err: unknown) => {
         if (a.done) return;
+        tell(this.opts.observer, (o) => o.leaseRenewal?.('failed'));
         if (!isDatabaseUnavailable(err)) log.warn({ err, taskId }, 'lease renewal failed');
         // Tried again sooner than usual: the margin is running out.
         a.timers.renew = setTimeout(() => this.renew(a, taskId, log), Math.max(25, Math.floor(this.renewEvery() / 4)));
@@ -362,6 +369,7 @@ export class Worker {
         ...(this.opts.random ? { random: this.opts.random } : {}),
         ...(this.opts.hooks ? { hooks: this.opts.hooks } : {}),
         ...(this.opts.agentCallCap !== undefined ? { agentCallCap: this.opts.agentCallCap } : {}),
+        ...(this.opts.observer ? { observer: this.opts.observer } : {}),
         ...(this.opts.roles ? { roles: this.opts.roles } : {}),
       },
       task,

@@ -88,7 +88,11 @@ export function register(program: Command): void {
     cmd.action(
       action(async (ref: string, opts: Record<string, unknown>) => {
         const common = commonOptions(opts);
-        const [{ OPERATOR_ACTION_FUNCTIONS }, { escalationHooks }] = await Promise.all([import('../../orchestrator/operator.js'), import('../../escalation/hooks.js')]);
+        const [{ OPERATOR_ACTION_FUNCTIONS }, { escalationHooks }, { ACTION_BODIES, problemsOf }] = await Promise.all([
+          import('../../orchestrator/operator.js'),
+          import('../../escalation/hooks.js'),
+          import('../../http/schemas.js'),
+        ]);
         // Operator actions record and queue packets; they run no step and send nothing, so the
         // worker's secrets need not be set here.
         const rt = await runtimeFor(common, 'read');
@@ -107,6 +111,10 @@ export function register(program: Command): void {
             ...(name === 'skip' ? { capture: parseCaptures((opts.capture as string[]) ?? []) } : {}),
             ...(opts.packetHelpful !== undefined ? { packetHelpful: yesNo(String(opts.packetHelpful)) } : {}),
           };
+          // The body the API takes for this action, checked with the same schema.
+          const { operator: _operator, ...body } = input;
+          const checked = ACTION_BODIES[name].safeParse(body);
+          if (!checked.success) throw new RunwardenError('REQUEST_INVALID', `the ${name} options are not valid`, { problems: problemsOf(checked.error, 'options') });
           const fn = OPERATOR_ACTION_FUNCTIONS[name] as (c: typeof ctx, r: string, i: typeof input) => Promise<ActionResult>;
           const result = await fn(ctx, ref, input);
           if (common.json) printJson({ id: result.task.id, state: result.task.state, ...(result.plan ? { plan: result.plan } : {}), ...(result.pending ? { pending: true } : {}), ...(result.dryRun ? { dryRun: true } : {}), ...(result.runbookUpgrade ? { runbookUpgrade: result.runbookUpgrade } : {}) });
