@@ -47,6 +47,10 @@ export interface DeploymentConfig {
   readonly routes: Readonly<Record<string, readonly string[]>>;
   /** API tokens (hashes) with roles; empty when no tokens file is configured. */
   readonly tokens: readonly ApiToken[];
+  /** Absolute path of the tokens file (`tokens.file`), when one is configured. */
+  readonly tokensFile: string | undefined;
+  /** Where people reach `runwarden serve` (`publicUrl`): packets' `links.task` is under it. */
+  readonly publicUrl: string | undefined;
   /** The sinks a route delivers to: its own, else those of `default`, else none. */
   sinksForRoute(route: string): string[];
   /**
@@ -69,6 +73,8 @@ export interface DeploymentConfigParts {
   sinks?: Record<string, ResolvedSink>;
   routes?: Record<string, string[]>;
   tokens?: ApiToken[];
+  tokensFile?: string;
+  publicUrl?: string;
   /** Further values to treat as secret (sink fields that were read from references). */
   secretValues?: string[];
 }
@@ -119,6 +125,8 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
     sinks,
     routes,
     tokens,
+    tokensFile: parts.tokensFile,
+    publicUrl: parts.publicUrl,
     sinksForRoute: (route) => [...(routes[route] ?? routes.default ?? [])],
     secretValues: () => [...secretSet],
     toJSON: () => ({
@@ -131,6 +139,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
       ),
       routes,
       tokens: tokens.map((t) => ({ name: t.name, role: t.role })),
+      ...(parts.publicUrl ? { publicUrl: parts.publicUrl } : {}),
     }),
   };
 }
