@@ -1,0 +1,241 @@
+/**
+ * The console over fastify `inject`, on both backends: sign-in and sessions, the inbox, the task
+ * page and its action forms, CSRF refusal, a viewer who sees no forms and is refused when it
+ * posts one, confirmation before repeating a once step, escaping and masking, security headers.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { describeBackends } from '../helpers/backends.js';
+import { harness, OPS_TOKEN, type Harness } from '../helpers/harness.js';
+import { useSim } from '../helpers/sim.js';
+import { actionsAllowedFrom } from '../../src/lifecycle/transitions.js';
+import { deploymentConfig } from '../../src/config/deployment-config.js';
+import { escalationHooks } from '../../src/escalation/hooks.js';
+import { createMasker } from '../../src/secrets/mask.js';
+import { Browser, consoleApp, csrfOf, mutableTokens, TOKENS } from './client.js';
+
+const sim = useSim();
+
+/** The action names of the forms on a page (`/tasks/<id>/actions/<name>`). */
+const formsOn = (body: string) => [...body.matchAll(/<form method="post" action="\/tasks\/[^/"]+\/actions\/([a-z]+)"/g)].map((m) => m[1]);
+
+describeBackends('console', ({ db }) => {
+  let h: Harness;
+  let app: FastifyInstance;
+  let tokens: ReturnType<typeof mutableTokens>;
+  beforeEach(async () => {
+    h = await harness(db(), sim());
+    tokens = mutableTokens();
+    app = consoleApp({ db: db(), runbooks: h.runbooks, masker: createMasker([OPS_TOKEN]), tokens });
+    await app.ready();
+  });
+  // Packets are written by the worker's checkpoint hooks, as `serve` and `work` run it.
+  const work = () => h.work({ hooks: escalationHooks({ config: deploymentConfig(), runbooks: h.runbooks, masker: createMasker([OPS_TOKEN]) }).hooks });
+  afterEach(async () => {
+    await app.close();
+  });
+
+  /** A task stopped by a permission failure at `restart` (escalated, non_retryable). */
+  async function escalated(service: string, extra: Record<string, unknown> = {}): Promise<string> {
+    sim().setService(service, { status: 'degraded' });
+    sim().fault({ method: 'POST', path: `/services/${service}/restart`, status: 403, times: 1 });
+    const t = await h.submit('t.restart', { service }, extra);
+    await work();
+    expect((await h.task(t.id)).state).toBe('escalated');
+    return t.id;
+  }
+
+  it('sends a signed-out visitor to sign-in, refuses a bad token, and signs in with a good one into an httpOnly SameSite=Strict cookie', async () => {
+    const b = new Browser(app);
+    const first = await b.get('/');
+    expect(first.statusCode).toBe(303);
+    expect(first.headers.location).toBe('/login?next=%2F');
+
+    const bad = await b.signIn('not-a-token');
+    expect(bad.statusCode).toBe(401);
+    expect(bad.body).toContain('That token is not valid');
+    expect(b.cookies.has('rw_session')).toBe(false);
+
+    const intake = await b.signIn(TOKENS.queue.token);
+    expect(intake.statusCode).toBe(401);
+    expect(b.cookies.has('rw_session')).toBe(false);
+
+    const ok = await b.signIn(TOKENS.ana.token);
+    expect(ok.statusCode).toBe(303);
+    const setCookie = ([] as string[]).concat(ok.headers['set-cookie'] ?? []).find((c) => c.startsWith('rw_session='));
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    const inbox = await b.get('/');
+    expect(inbox.statusCode).toBe(200);
+    expect(inbox.body).toContain('signed in as <strong>ana</strong> (operator)');
+  });
+
+  it('refuses a sign-in without the form token (a cross-site post)', async () => {
+    const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${TOKENS.ana.token}` });
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['set-cookie'] ?? '').not.toContain('rw_session=');
+  });
+
+  it('lists escalated tasks newest first with reason, route, runbook, age and the recommended action; approvals apart', async () => {
+    const older = await escalated('api-a', { externalRef: 'INC-1' });
+    const newer = await escalated('api-b', { externalRef: 'INC-2' });
+    const b = new Browser(app);
+    await b.signIn(TOKENS.vic.token);
+    const res = await b.get('/');
+    expect(res.statusCode).toBe(200);
+    const items = [...res.body.matchAll(/data-testid="inbox-item" data-task="([^"]+)"/g)].map((m) => m[1]);
+    expect(items).toEqual([newer, older]);
+    expect(res.body).toContain('2 tasks need you');
+    expect(res.body).toContain('Failed, not retryable: INC-2');
+    expect(res.body).toMatch(/<dt>route<\/dt><dd>platform-oncall<\/dd>/);
+    expect(res.body).toMatch(/<dt>runbook<\/dt><dd>t-restart v1<\/dd>/);
+    expect(res.body).toMatch(/Recommended: <strong class="action">[a-z]+<\/strong>/);
+    expect(res.body).toMatch(/waiting <time datetime="[^"]+" title="[^"]+">\d+ (ms|s) ago<\/time>/);
+    expect(res.body).toContain('Approvals waiting (0)');
+  });
+
+  it('shows an operator exactly the forms the state allows, and records the signed-in name, not a form field', async () => {
+    const id = await escalated('api');
+    const b = new Browser(app);
+    await b.signIn(TOKENS.ana.token);
+    const pageRes = await b.get(`/tasks/${id}`);
+    expect(pageRes.statusCode).toBe(200);
+    expect(formsOn(pageRes.body).sort()).toEqual(actionsAllowedFrom('escalated').sort());
+    expect(pageRes.body).toContain('data-testid="packet"');
+
+    const took = await b.post(`/tasks/${id}/actions/takeover`, { _csrf: csrfOf(pageRes.body), reason: 'checking the API by hand', operator: 'mallory' });
+    expect(took.statusCode).toBe(303);
+    expect(took.headers.location).toBe(`/tasks/${id}?done=takeover`);
+    expect((await h.task(id)).state).toBe('in_handover');
+    const op = (await h.events(id)).filter((e) => e.type === 'operator.action');
+    expect(op).toHaveLength(1);
+    expect(op[0]).toMatchObject({ actor: 'operator:ana', data: { action: 'takeover', operator: 'ana', reason: 'checking the API by hand' } });
+
+    const after = await b.get(took.headers.location as string);
+    expect(after.body).toContain('takeover recorded under your name');
+    expect(formsOn(after.body).sort()).toEqual(actionsAllowedFrom('in_handover').sort());
+  });
+
+  it('refuses an action without a reason and changes nothing', async () => {
+    const id = await escalated('api');
+    const b = new Browser(app);
+    await b.signIn(TOKENS.ana.token);
+    const res = await b.submit(`/tasks/${id}`, `/tasks/${id}/actions/takeover`, { reason: '   ' });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('takeover was not done');
+    expect((await h.task(id)).state).toBe('escalated');
+  });
+
+  it('refuses a form post without a CSRF token, or with one from another session', async () => {
+    const id = await escalated('api');
+    const ana = new Browser(app);
+    await ana.signIn(TOKENS.ana.token);
+    const none = await ana.post(`/tasks/${id}/actions/takeover`, { reason: 'r' });
+    expect(none.statusCode).toBe(403);
+    const other = new Browser(app);
+    await other.signIn(TOKENS.root.token);
+    const foreign = csrfOf((await other.get(`/tasks/${id}`)).body);
+    const crossed = await ana.post(`/tasks/${id}/actions/takeover`, { _csrf: foreign, reason: 'r' });
+    expect(crossed.statusCode).toBe(403);
+    expect(crossed.body).toContain('This form was refused');
+    expect((await h.task(id)).state).toBe('escalated');
+    expect((await h.events(id)).filter((e) => e.type === 'operator.action')).toHaveLength(0);
+  });
+
+  it('shows a viewer no action forms, and refuses its post with 403', async () => {
+    const id = await escalated('api');
+    const b = new Browser(app);
+    await b.signIn(TOKENS.vic.token);
+    const pageRes = await b.get(`/tasks/${id}`);
+    expect(pageRes.statusCode).toBe(200);
+    expect(formsOn(pageRes.body)).toEqual([]);
+    expect(pageRes.body).toContain('data-testid="read-only"');
+    const res = await b.post(`/tasks/${id}/actions/takeover`, { _csrf: csrfOf(pageRes.body), reason: 'viewer tries' });
+    expect(res.statusCode).toBe(403);
+    expect((await h.task(id)).state).toBe('escalated');
+  });
+
+  it('asks before retrying a once step without a probe, as the CLI asks for --yes, then does it', async () => {
+    sim().fault({ method: 'POST', path: '/billing/charges', status: 403, times: 1 });
+    const t = await h.submit('t.charge-noprobe', { order: 'ord-1' });
+    await work();
+    expect((await h.task(t.id)).state).toBe('escalated');
+    const b = new Browser(app);
+    await b.signIn(TOKENS.ana.token);
+    const ask = await b.submit(`/tasks/${t.id}`, `/tasks/${t.id}/actions/retry`, { reason: 'the charge was refused, not taken' });
+    expect(ask.statusCode).toBe(409);
+    expect(ask.body).toContain('data-testid="form-confirm"');
+    expect(ask.body).toContain('running it again may repeat its effect');
+    expect((await h.task(t.id)).state).toBe('escalated');
+    const yes = await b.post(`/tasks/${t.id}/actions/retry`, { _csrf: csrfOf(ask.body), reason: 'the charge was refused, not taken', yes: '1' });
+    expect(yes.statusCode).toBe(303);
+    expect((await h.task(t.id)).state).toBe('queued');
+    const op = (await h.events(t.id)).find((e) => e.type === 'operator.action');
+    expect(op?.data).toMatchObject({ action: 'retry', confirmedReplayOfOnceStep: true });
+  });
+
+  it('escapes what tasks carry and masks the deployment secrets', async () => {
+    const id = await escalated('api', { externalRef: '<script>alert(1)</script>', requestedBy: `queue:${OPS_TOKEN}` });
+    const b = new Browser(app);
+    await b.signIn(TOKENS.ana.token);
+    for (const url of ['/', '/tasks', `/tasks/${id}`]) {
+      const res = await b.get(url);
+      expect(res.body, url).not.toContain('<script>alert(1)</script>');
+      expect(res.body, url).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+      expect(res.body, url).not.toContain(OPS_TOKEN);
+    }
+  });
+
+  it('sends security headers and keeps pages out of caches', async () => {
+    const b = new Browser(app);
+    await b.signIn(TOKENS.vic.token);
+    const res = await b.get('/');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('ends the sessions of a revoked token at once, and signs out', async () => {
+    const b = new Browser(app);
+    await b.signIn(TOKENS.vic.token);
+    expect((await b.get('/')).statusCode).toBe(200);
+    tokens.revoke('vic');
+    expect((await b.get('/')).statusCode).toBe(303);
+
+    const c = new Browser(app);
+    await c.signIn(TOKENS.ana.token);
+    const home = await c.get('/');
+    const out = await c.post('/logout', { _csrf: csrfOf(home.body) });
+    expect(out.statusCode).toBe(303);
+    expect((await c.get('/')).statusCode).toBe(303);
+  });
+
+  it('filters tasks from the URL, and shows the runbooks with their versions and repeat safety', async () => {
+    const id = await escalated('api');
+    const other = await h.submit('t.charge-noprobe', { order: 'ord-2' });
+    const b = new Browser(app);
+    await b.signIn(TOKENS.vic.token);
+    const all = await b.get('/tasks');
+    expect(all.body).toContain(id);
+    expect(all.body).toContain(other.id);
+    const esc = await b.get('/tasks?state=escalated');
+    expect(esc.body).toContain(id);
+    expect(esc.body).not.toContain(other.id);
+    expect(esc.body).toContain('<option value="escalated" selected>');
+    const byRunbook = await b.get('/tasks?runbook=t-charge-noprobe');
+    expect(byRunbook.body).toContain(other.id);
+    expect(byRunbook.body).not.toContain(id);
+    const byClass = await b.get('/tasks?class=t.restart');
+    expect(byClass.body).toContain(id);
+    expect(byClass.body).not.toContain(other.id);
+
+    const rb = await b.get('/runbooks');
+    expect(rb.statusCode).toBe(200);
+    expect(rb.body).toContain('t-charge-noprobe v1');
+    expect(rb.body).toMatch(/<strong>charge<\/strong>[\s\S]*?once<\/span> once: a repeat could apply the effect twice \(no probe\)/);
+    const report = await b.get('/report');
+    expect(report.statusCode).toBe(200);
+    expect(report.body).toContain('<svg');
+  });
+});
