@@ -112,7 +112,7 @@ describeBackends('console', ({ db }) => {
     expect(op[0]).toMatchObject({ actor: 'operator:ana', data: { action: 'takeover', operator: 'ana', reason: 'checking the API by hand' } });
 
     const after = await b.get(took.headers.location as string);
-    expect(after.body).toContain('takeover recorded under your name');
+    expect(after.body).toContain('Done: takeover, recorded in the ledger under your name');
     expect(formsOn(after.body).sort()).toEqual(actionsAllowedFrom('in_handover').sort());
   });
 

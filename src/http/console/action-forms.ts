@@ -23,8 +23,10 @@ export const ACTION_HELP: Record<OperatorAction, string> = {
   cancel: 'Stop the task now.',
 };
 
-/** Actions that end or undo work: shown apart, in the danger style. */
+/** Actions that end or undo work: shown in the danger style. */
 const FINAL_ACTIONS: readonly OperatorAction[] = ['rollback', 'complete', 'fail', 'cancel', 'deny'];
+/** Of those, the ones folded away unless recommended (a deny is an answer to an approval, kept beside approve). */
+const CLOSING_ACTIONS: readonly OperatorAction[] = ['rollback', 'complete', 'fail', 'cancel'];
 
 const actionUrl = (taskId: string, action: OperatorAction) => `/tasks/${encodeURIComponent(taskId)}/actions/${action}`;
 
@@ -76,12 +78,20 @@ function form(action: OperatorAction, p: TaskPage, csrf: string, recommended: bo
 </form>`;
 }
 
-/** The action forms of a task page, the recommended action first. */
+/** The action forms of a task page: the recommended one first, then the others that keep the task going, then (folded) those that close or undo it. */
 export function renderActionForms(p: TaskPage, csrf: string): SafeHtml {
-  if (!p.allowed.length) return html`<p class="muted">No operator action is possible from ${p.view.state.replace(/_/g, ' ')}.</p>`;
+  if (!p.allowed.length) return html`<p class="muted">No operator action is possible: the task is ${p.view.state.replace(/_/g, ' ')}.</p>`;
   const rec = p.packetNow ? undefined : p.packet?.recommendation.action ?? undefined;
-  const ordered = [...p.allowed].sort((a, b) => Number(b === rec) - Number(a === rec) || Number(FINAL_ACTIONS.includes(a)) - Number(FINAL_ACTIONS.includes(b)));
-  return html`<div class="actions">${ordered.map((a) => form(a, p, csrf, a === rec))}</div>`;
+  const first = rec && p.allowed.includes(rec) ? [rec] : [];
+  const rest = p.allowed.filter((a) => a !== rec);
+  const going = rest.filter((a) => !CLOSING_ACTIONS.includes(a));
+  const closing = rest.filter((a) => CLOSING_ACTIONS.includes(a));
+  return html`<div class="actions">${first.map((a) => form(a, p, csrf, true))}${going.map((a) => form(a, p, csrf, false))}</div>
+${
+  closing.length
+    ? html`<details class="closing"${first.length + going.length === 0 ? html` open` : ''}><summary>Close, undo or stop the task: ${closing.join(', ')}</summary><div class="actions">${closing.map((a) => form(a, p, csrf, false))}</div></details>`
+    : ''
+}`;
 }
 
 /** The page that asks before an action repeats an effect, carrying the form's values and `yes`. */

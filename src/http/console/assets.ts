@@ -95,6 +95,8 @@ form.action label { display:flex; flex-direction: column; gap: 3px; font-size: 0
 form.action label.check { flex-direction: row; gap: 6px; align-items: center; }
 form.action textarea, form.action select { font: inherit; padding: 6px; border:1px solid var(--line); border-radius: 4px; }
 form.action button { align-self: flex-start; }
+details.closing { margin-top: 12px; }
+details.closing > summary, details.packet > summary { cursor: pointer; font-weight: 600; padding: 6px 0; }
 .packet { background:#fff; border:1px solid var(--line); border-radius: 6px; padding: 4px 16px 12px; margin-top: 24px; }
 ol.timeline { list-style: none; padding: 0; margin: 0; border-left: 3px solid var(--line); }
 ol.timeline li { padding: 5px 0 5px 14px; position: relative; }

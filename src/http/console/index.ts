@@ -23,7 +23,6 @@ import type { AppDeps } from '../app.js';
 import { renderConfirmation } from './action-forms.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { readInbox, readRunbooks, readTaskList, readTaskPage, waitingCount, type ReadContext } from './data.js';
-import { STATE_WORDS } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { renderInbox } from './inbox-page.js';
 import { page, type PageOptions } from './layout.js';
@@ -232,11 +231,8 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
 
   app.get<{ Params: { id: string }; Querystring: { done?: string } }>('/tasks/:id', { preHandler: signedIn }, async (request, reply) => {
     const done = request.query.done;
-    let flash: PageOptions['flash'];
-    if (done && isOneOf(OPERATOR_ACTIONS, done)) {
-      const p = await readTaskPage(read, request.params.id);
-      if (p) flash = { tone: 'ok', text: `${done} recorded under your name. The task is ${STATE_WORDS[p.view.state]} now.` };
-    }
+    // Only the action's name comes from the URL; the state is the page's own header, read now.
+    const flash: PageOptions['flash'] | undefined = done && isOneOf(OPERATOR_ACTIONS, done) ? { tone: 'ok', text: `Done: ${done}, recorded in the ledger under your name. Where the task stands now is below.` } : undefined;
     return taskPage(request, reply, request.params.id, flash);
   });
 

@@ -5,6 +5,7 @@
  * input (masked) and the ledger as a timeline.
  */
 import type { Packet, PacketEvidence, PacketSideEffect } from '../../escalation/packet-schema.js';
+import { isOneOf, TERMINAL_STATES } from '../../lifecycle/vocabulary.js';
 import { renderActionForms } from './action-forms.js';
 import { ago, compact, duration, eventSentence, eventTone, reasonTitle, stateBadge, STATE_WORDS, when } from './format.js';
 import { html, type SafeHtml } from './html.js';
@@ -27,7 +28,8 @@ function progress(p: TaskPage): SafeHtml {
 function standing(p: TaskPage, now: Date): SafeHtml {
   const v = p.view;
   const idx = v.currentStep ? p.plan.findIndex((s) => s.id === v.currentStep) : -1;
-  const where = v.currentStep ? `at step ${v.currentStep}${idx >= 0 ? ` (${idx + 1} of ${p.plan.length})` : ''}` : 'no current step';
+  const finished = isOneOf(TERMINAL_STATES, v.state);
+  const where = v.currentStep ? `at step ${v.currentStep}${idx >= 0 ? ` (${idx + 1} of ${p.plan.length})` : ''}` : finished ? 'nothing left to run' : 'no current step';
   return html`<header class="task-head">
   <h1>${v.externalRef ?? v.id} ${stateBadge(v.state)}</h1>
   <p class="lead" data-testid="task-standing"><strong>${STATE_WORDS[v.state]}</strong>, ${where}. Updated ${ago(v.updatedAt, now)}.</p>
@@ -65,8 +67,16 @@ function why(p: TaskPage, now: Date): SafeHtml {
         }`
       : ''
   }
+  ${pk && !p.packetNow ? outside(pk) : ''}
   ${e?.at ? html`<p class="muted">Stopped ${ago(e.at, now)}.</p>` : ''}
 </section>`;
+}
+
+/** One line on what changed outside: what decides whether running a step again is safe. */
+function outside(pk: Packet): SafeHtml {
+  if (!pk.sideEffects.length) return html`<p data-testid="outside"><strong>Outside changes:</strong> none recorded.</p>`;
+  const doubt = pk.sideEffects.filter((s) => s.effect === 'maybe' || s.effect === 'undo_failed');
+  return html`<p data-testid="outside"><strong>Outside changes:</strong> ${pk.sideEffects.map((s) => `${s.step} ${EFFECT_WORDS[s.effect]}`).join('; ')}.${doubt.length ? html` <strong class="alert-text">Check ${doubt.map((s) => s.step).join(', ')} in its system before running it again.</strong>` : ''}</p>`;
 }
 
 const EFFECT_WORDS: Record<PacketSideEffect['effect'], string> = { applied: 'done', maybe: 'maybe done (outcome unknown)', undone: 'undone', undo_failed: 'done, undo failed' };
@@ -87,8 +97,16 @@ function evidenceItem(e: PacketEvidence): SafeHtml {
 /** The packet for people: the same parts as `packet --format md`, as HTML. */
 export function renderPacket(pk: Packet, p: Pick<TaskPage, 'packetNow'>): SafeHtml {
   const now = p.packetNow;
-  return html`<section class="packet" data-testid="packet">
-  <h2>Escalation packet</h2>
+  const body = packetBody(pk, p);
+  // A packet the task has moved on from is history: folded, so its "Next" is not read as advice now.
+  return now
+    ? html`<details class="packet" data-testid="packet"><summary>Escalation packet from ${when(pk.createdAt)} (${reasonTitle(pk.reason.kind)}; the task has moved on)</summary>${body}</details>`
+    : html`<section class="packet" data-testid="packet"><h2>Escalation packet</h2>${body}</section>`;
+}
+
+function packetBody(pk: Packet, p: Pick<TaskPage, 'packetNow'>): SafeHtml {
+  const now = p.packetNow;
+  return html`
   ${
     now
       ? html`<p class="flash warn">The task has moved on: it is <strong>${now.state.replace(/_/g, ' ')}</strong> now${now.since ? ` since ${when(now.since)}` : ''}, by ${now.by}${now.action ? ` after ${now.action.name} by ${now.action.operator} (“${now.action.reason}”)` : ''}. This packet is from ${when(pk.createdAt)}, when it was ${pk.state.replace(/_/g, ' ')}.</p>`
@@ -123,8 +141,7 @@ export function renderPacket(pk: Packet, p: Pick<TaskPage, 'packetNow'>): SafeHt
   <h3>Next</h3>
   <p>${pk.recommendation.action ? html`<strong>${pk.recommendation.action}</strong>: ` : ''}${pk.recommendation.why}</p>
   ${pk.recommendation.commands.length ? html`<p class="muted">From a shell:</p>${pk.recommendation.commands.map((c) => html`<pre class="cmd">${c}</pre>`)}` : ''}
-  <p class="muted">Allowed when it was written: ${pk.allowedActions.join(', ') || 'nothing'}.</p>
-</section>`;
+  <p class="muted">Allowed when it was written: ${pk.allowedActions.join(', ') || 'nothing'}.</p>`;
 }
 
 function attemptsOf(step: string, all: AttemptLine[]): SafeHtml {
