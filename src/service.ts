@@ -17,6 +17,7 @@ import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
 import type { Logger } from './log.js';
 import type { Clock } from './orchestrator/clock.js';
+import type { WorkerObserver } from './orchestrator/observer.js';
 import { Worker, type WorkerStats } from './orchestrator/worker.js';
 import type { RunbookSet } from './runbook/plan.js';
 import { Scheduler, type SchedulerOptions } from './scheduler/scheduler.js';
@@ -51,6 +52,10 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Called after each task leaves the worker (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /** Told of the worker's checkpoints, claims and renewals (serve's metrics). Default: nobody. */
+  observer?: WorkerObserver;
+  /** Told of each outbox delivery pass (serve's metrics). Default: nobody. */
+  onDelivered?: (stats: DeliveryStats) => void;
   /** The scheduler's timing (default: a tick a second), or false for none (no schedules, no watchdog). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs' | 'graceMs' | 'watchMs' | 'watchdog'>;
 }
@@ -93,7 +98,7 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     // being away is said once by the database handle, not once per pass here.
     onIdle: () =>
       delivery.deliver().then(
-        () => undefined,
+        (stats) => void o.onDelivered?.(stats),
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
         },
@@ -106,6 +111,7 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     ...(o.housekeepingMs !== undefined ? { housekeepingMs: o.housekeepingMs } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
+    ...(o.observer ? { observer: o.observer } : {}),
   });
   const scheduler =
     o.scheduler === false

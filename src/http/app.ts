@@ -7,7 +7,7 @@
  * `buildApp` returns the fastify instance unstarted: tests drive it with `inject`, `serve` calls
  * `listen`. The console and the intake sources are mounted in their own encapsulated scopes.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { DeploymentConfig } from '../config/index.js';
 import { fileTokenStore, fixedTokenStore, type TokenStore } from '../config/tokens.js';
 import { isRunwardenError, RunwardenError } from '../errors.js';
@@ -21,7 +21,8 @@ import type { Db } from '../store/db.js';
 import { authenticate } from './auth.js';
 import { registerConsole } from './console/index.js';
 import { registerIntakeSources } from './intake-sources.js';
-import { registerRoutes } from './routes.js';
+import { registerRoutes, type Full } from './routes.js';
+import { ApiMetrics } from '../metrics/api-metrics.js';
 
 /** What the API is built from: an open runtime's pieces, and the optional parts `serve` adds. */
 export interface AppDeps {
@@ -38,6 +39,8 @@ export interface AppDeps {
   tokens?: TokenStore;
   /** Default: the system clock. */
   clock?: Clock;
+  /** The metrics `/metrics` serves; `serve` shares them with its worker. Default: a fresh set. */
+  metrics?: ApiMetrics;
 }
 
 function tokenStoreOf(deps: AppDeps): TokenStore {
@@ -90,7 +93,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     trustProxy: true,
     return503OnClosing: true,
     // One line per request at info would drown the worker's lines; errors are still logged.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
   });
   const tokens = tokenStoreOf(deps);
@@ -105,13 +108,20 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     void reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}`, retryable: false } });
+    void reply.code(404).send(new RunwardenError('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; GET /v1/openapi.json lists them`).toJSON());
   });
-  const full: AppDeps & { onAction: NonNullable<ActionContext['onAction']>; clock: Clock } = {
+  const metrics = deps.metrics ?? new ApiMetrics();
+  const full: Full = {
     ...deps,
     onAction: deps.onAction ?? escalationHooks({ config: deps.config, runbooks: deps.runbooks, masker: deps.masker }).onAction,
     clock: deps.clock ?? systemClock,
+    metrics,
   };
+  app.addHook('onResponse', async (request, reply) => {
+    // The route's pattern, never its path: a task id must not become a label.
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.request(route, request.method, reply.statusCode);
+  });
   void app.register(async (scope) => registerRoutes(scope, full));
   void app.register(async (scope) => registerIntakeSources(scope, full));
   void app.register(async (scope) => registerConsole(scope, full));

@@ -8,6 +8,7 @@
  * way, so `requireRole` guards both.
  */
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import { RunwardenError } from '../errors.js';
 import { ROLES, type Role } from '../lifecycle/vocabulary.js';
 import type { TokenStore } from '../config/tokens.js';
 
@@ -65,7 +66,7 @@ export function authenticate(request: FastifyRequest): Principal | undefined {
 
 /** The error body of a refused request, in the shape of every runwarden error. */
 function refusal(code: 'UNAUTHORIZED' | 'FORBIDDEN', message: string): Record<string, unknown> {
-  return { error: { code, message, retryable: false } };
+  return new RunwardenError(code, message).toJSON();
 }
 
 /**

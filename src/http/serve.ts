@@ -59,13 +59,16 @@ export async function runServe(o: ServeOptions): Promise<void> {
     });
     if (!rt) return;
     try {
-      const [{ createService }, { agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { buildApp }, { durabilityNote }] = await Promise.all([
+      const [{ createService }, { agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { buildApp }, { durabilityNote }, { ApiMetrics }] = await Promise.all([
         import('../service.js'),
         import('../agents/index.js'),
         import('../agents/advisor.js'),
         import('./app.js'),
         import('../store/db.js'),
+        import('../metrics/api-metrics.js'),
       ]);
+      // One set of metrics for the API and the worker of this process.
+      const metrics = new ApiMetrics();
       service = o.worker
         ? createService(rt, {
             executor: createExecutor({ agent: agentFromEnv() }),
@@ -74,6 +77,8 @@ export async function runServe(o: ServeOptions): Promise<void> {
             ...(o.workerId ? { workerId: o.workerId } : {}),
             leaseMs,
             concurrency,
+            observer: metrics.observer(),
+            onDelivered: (stats) => metrics.delivered(stats),
           })
         : undefined;
       const app = buildApp({
@@ -82,6 +87,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
         runbooks: { ...rt.runbooks, unavailable: rt.unavailable },
         masker: rt.masker,
         logger: rt.logger,
+        metrics,
         ...(service ? { onAction: service.escalation.onAction } : {}),
       });
       if (stopping.signal.aborted) {

@@ -28,6 +28,8 @@ import type { Clock } from './clock.js';
 import type { AttemptRef, Commit, OrchestratorEvent } from './types.js';
 import { taskViewOf } from './view.js';
 import { runbookOf } from './runbook-version.js';
+import { tell, type WorkerObserver } from './observer.js';
+import { activeTraceId, inStepSpan, inTaskSpan, withTraceId } from '../tracing/spans.js';
 
 export interface DriverDeps {
   db: Db;
@@ -46,6 +48,8 @@ export interface DriverDeps {
   hooks?: CheckpointHooks;
   /** Model calls one task may make in all (decide steps). Default: the decision's own (10). */
   agentCallCap?: number;
+  /** Told of each checkpoint written (metrics). Default: nobody. */
+  observer?: WorkerObserver;
 }
 
 export interface DriveControl {
@@ -132,6 +136,11 @@ export async function persist(
 
 /** Runs a claimed task until it leaves the worker's hands. Returns the last state written. */
 export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: DriveControl): Promise<TaskRow> {
+  // One span per task attempt (this claim); a no-op unless the deployment installs an OTel SDK.
+  return inTaskSpan({ taskId: claimed.id, runbook: claimed.runbookId, taskClass: claimed.taskClass, state: claimed.state, workerId: deps.workerId }, () => drive(deps, claimed, control));
+}
+
+async function drive(deps: DriverDeps, claimed: TaskRow, control: DriveControl): Promise<TaskRow> {
   const log = deps.logger.child({ taskId: claimed.id });
   const lease = leaseOf(claimed);
   let task = claimed;
@@ -163,7 +172,9 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     });
     const next = decision.next;
     if (decision.commit) {
-      const commit = maskCommit(decision.commit, mask);
+      // With a trace, the step's ledger events carry its trace id.
+      const traced = { ...decision.commit, events: withTraceId(decision.commit.events, activeTraceId()) };
+      const commit = maskCommit(traced, mask);
       const boundary = boundariesOf(commit);
       for (const [point, step] of boundary.before) faultPoint(point, { step });
       const before = task;
@@ -174,6 +185,7 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
         retrying,
       );
       for (const [point, step] of boundary.after) faultPoint(point, { step });
+      tell(deps.observer, (o) => o.committed?.(task, commit, now));
       if (commit.to) transitions(before, task, commit);
       // The next decision reads the unmasked captures: masking is for what is recorded.
       if (decision.commit.patch.steps) (task as { steps: unknown }).steps = decision.commit.patch.steps;
@@ -198,15 +210,17 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     const started = performance.now();
     const attemptLog = log.child({ step: next.attempt.step, attempt: next.attempt.attempt, kind: next.attempt.kind });
     const draft = new Draft(taskViewOf(task), plan, { now, random: Math.random, newToken, hashToken, env: deps.env, secrets: deps.secrets });
-    const outcome = await deps.executor.run(next.spec, {
-      expr: draft.context(step),
-      runbook: plan,
-      step,
-      attempt: next.attempt,
-      signal: control.actionSignal(),
-      ...(next.timeoutMs !== undefined ? { timeoutMs: next.timeoutMs } : {}),
-      logger: attemptLog,
-    });
+    const outcome = await inStepSpan({ step: next.attempt.step, kind: next.attempt.kind, attempt: next.attempt.attempt, action: next.spec.action }, () =>
+      deps.executor.run(next.spec, {
+        expr: draft.context(step),
+        runbook: plan,
+        step,
+        attempt: next.attempt,
+        signal: control.actionSignal(),
+        ...(next.timeoutMs !== undefined ? { timeoutMs: next.timeoutMs } : {}),
+        logger: attemptLog,
+      }),
+    );
     const durationMs = Math.round(performance.now() - started);
     attemptLog.debug({ outcome: outcome.kind, durationMs }, 'attempt finished');
     event = { kind: 'finished', attempt: next.attempt, outcome, durationMs };

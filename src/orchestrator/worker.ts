@@ -25,6 +25,7 @@ import type { TaskRow } from '../store/tasks.js';
 import { systemClock, type Clock } from './clock.js';
 import { driveTask, escalateInternal } from './driver.js';
 import { WAKE_CHANNEL } from './wake.js';
+import { tell, type WorkerObserver } from './observer.js';
 
 export { WAKE_CHANNEL };
 
@@ -59,6 +60,8 @@ export interface WorkerOptions {
   housekeepingMs?: number;
   /** Called after each task leaves the worker's hands (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /** Told of checkpoints, claims and lease renewals (metrics). Default: nobody. */
+  observer?: WorkerObserver;
 }
 
 export interface WorkerStats {
@@ -196,6 +199,7 @@ export class Worker {
           let claimed = 0;
           if (free > 0) {
             faultPoint('claim.before');
+            const claimStarted = performance.now();
             const tasks = await claimTasks(this.opts.db, {
               workerId: this.workerId,
               now: this.clock.now(),
@@ -204,6 +208,7 @@ export class Worker {
               exclude: [...this.active.keys()],
             });
             faultPoint('claim.after');
+            tell(this.opts.observer, (o) => o.claimed?.(tasks.length, (performance.now() - claimStarted) / 1000));
             claimed = tasks.length;
             for (const c of tasks) this.start(c.task, c.from, log);
           }
@@ -262,6 +267,7 @@ export class Worker {
     renewLease(this.opts.db, { taskId, lease: a.lease, now: this.clock.now(), leaseMs: this.leaseMs })
       .then((r) => {
         if (a.done) return;
+        tell(this.opts.observer, (o) => o.leaseRenewal?.(r ? 'renewed' : 'lost'));
         if (!r) {
           a.lost = true;
           a.action.abort(new Error('lease lost'));
@@ -280,6 +286,7 @@ export class Worker {
       })
       .catch((err: unknown) => {
         if (a.done) return;
+        tell(this.opts.observer, (o) => o.leaseRenewal?.('failed'));
         if (!isDatabaseUnavailable(err)) log.warn({ err, taskId }, 'lease renewal failed');
         // Tried again sooner than usual: the margin is running out.
         a.timers.renew = setTimeout(() => this.renew(a, taskId, log), Math.max(25, Math.floor(this.renewEvery() / 4)));
@@ -355,6 +362,7 @@ export class Worker {
         ...(this.opts.random ? { random: this.opts.random } : {}),
         ...(this.opts.hooks ? { hooks: this.opts.hooks } : {}),
         ...(this.opts.agentCallCap !== undefined ? { agentCallCap: this.opts.agentCallCap } : {}),
+        ...(this.opts.observer ? { observer: this.opts.observer } : {}),
       },
       task,
       {
