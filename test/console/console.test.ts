@@ -230,6 +230,17 @@ describeBackends('console', ({ db }) => {
     expect(byClass.body).toContain(id);
     expect(byClass.body).not.toContain(other.id);
 
+    const first = await b.get('/tasks?limit=1');
+    expect(first.body).toContain(other.id);
+    expect(first.body).not.toContain(id);
+    const next = /data-testid="next-page"|href="(\/tasks\?limit=1&amp;after=[^"]+)"/.exec(first.body);
+    const href = /href="(\/tasks\?limit=1&amp;after=[^"]+)"/.exec(first.body)?.[1]?.replace(/&amp;/g, '&');
+    expect(next && href).toBeTruthy();
+    const second = await b.get(href!);
+    expect(second.body).toContain(id);
+    expect(second.body).not.toContain(other.id);
+    expect((await b.get('/tasks?after=not-a-cursor')).statusCode).toBe(400);
+
     const rb = await b.get('/runbooks');
     expect(rb.statusCode).toBe(200);
     expect(rb.body).toContain('t-charge-noprobe v1');

@@ -14,7 +14,8 @@ import type { Masker } from '../../secrets/mask.js';
 import { taskMasker } from '../../secrets/sensitive.js';
 import type { Db } from '../../store/db.js';
 import { latestPacket } from '../../store/packets.js';
-import { countTasksByState, listTasksBy } from '../../store/task-counts.js';
+import { countTasksByState } from '../../store/task-counts.js';
+import { listTaskPage } from '../../store/task-page.js';
 import { sensitivePaths, summarizeTask, taskView } from '../../store/task-view.js';
 import { getTask, listAttempts, listEvents, type TaskRow } from '../../store/tasks.js';
 import type { BrokenRunbook, Inbox, InboxItem, TaskFilters, TaskPage } from './model.js';
@@ -58,7 +59,7 @@ async function inboxItem(c: ReadContext, t: TaskRow): Promise<InboxItem> {
 const newestFirst = (a: InboxItem, b: InboxItem) => b.since.localeCompare(a.since) || a.task.id.localeCompare(b.task.id);
 
 async function itemsIn(c: ReadContext, state: TaskState): Promise<InboxItem[]> {
-  const rows = await listTasksBy(c.db, { state, limit: INBOX_LIMIT });
+  const { tasks: rows } = await listTaskPage(c.db, { states: [state], limit: INBOX_LIMIT });
   const items: InboxItem[] = [];
   for (const t of rows) items.push(await inboxItem(c, t));
   return items.sort(newestFirst);
@@ -75,9 +76,15 @@ export async function waitingCount(c: ReadContext): Promise<number> {
 }
 
 export async function readTaskList(c: ReadContext, f: TaskFilters) {
-  const rows = await listTasksBy(c.db, f);
+  const { tasks: rows, nextCursor } = await listTaskPage(c.db, {
+    limit: f.limit,
+    ...(f.state ? { states: [f.state] } : {}),
+    ...(f.runbook ? { runbook: f.runbook } : {}),
+    ...(f.taskClass ? { taskClass: f.taskClass } : {}),
+    ...(f.cursor ? { cursor: f.cursor } : {}),
+  });
   const counts = await countTasksByState(c.db, { ...(f.runbook ? { runbook: f.runbook } : {}), ...(f.taskClass ? { taskClass: f.taskClass } : {}) });
-  return { tasks: rows.map((t) => c.masker.maskValue(summarizeTask(t))), counts };
+  return { tasks: rows.map((t) => c.masker.maskValue(summarizeTask(t))), counts, nextCursor };
 }
 
 /** Everything the task page shows, or undefined when there is no such task. */

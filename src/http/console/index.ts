@@ -103,6 +103,7 @@ function filtersOf(q: Record<string, string | undefined>): TaskFilters {
     ...(q.runbook ? { runbook: q.runbook } : {}),
     ...(q.class ? { taskClass: q.class } : {}),
     limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50,
+    ...(q.after ? { cursor: q.after } : {}),
   };
 }
 
@@ -178,6 +179,9 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
     if (code.startsWith('FST_CSRF')) {
       return send(reply, 403, page({ title: 'Form refused', section: 'none' }, html`<h1>This form was refused</h1><p>It did not come from this console session (or the session changed since the page was loaded). Nothing was done. <a href="${request.url.split('/actions/')[0] ?? '/'}">Reload the page</a> and try again.</p>`));
     }
+    if (isRunwardenError(err) && err.httpStatus < 500) {
+      return send(reply, err.httpStatus, page({ title: 'Not understood', section: 'none' }, html`<h1>That request was not understood</h1><p>${err.message}</p><p><a href="/">Back to the inbox</a></p>`));
+    }
     request.log.error({ err }, 'console request failed');
     return send(reply, 500, page({ title: 'Error', section: 'none' }, html`<h1>Something went wrong inside runwarden</h1><p>Nothing more is known here; the server log has the details.</p>`));
   });
@@ -217,9 +221,9 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/tasks', { preHandler: signedIn }, async (request, reply) => {
     const f = filtersOf(request.query);
-    const { tasks, counts } = await readTaskList(read, f);
+    const { tasks, counts, nextCursor } = await readTaskList(read, f);
     const ids = deps.runbooks.runbooks.map((r) => r.id).sort();
-    return render(request, reply, { title: 'Tasks', section: 'tasks', live: true }, renderTasks(tasks, f, counts, ids, clock.now()));
+    return render(request, reply, { title: 'Tasks', section: 'tasks', live: true }, renderTasks(tasks, f, counts, ids, clock.now(), nextCursor));
   });
 
   const taskPage = async (request: FastifyRequest, reply: FastifyReply, ref: string, flash?: PageOptions['flash'], status = 200) => {

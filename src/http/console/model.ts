@@ -50,6 +50,8 @@ export interface TaskFilters {
   runbook?: string;
   taskClass?: string;
   limit: number;
+  /** The page after the one whose cursor this is (task-page.ts). */
+  cursor?: string;
 }
 
 /** One attempt as the task page shows it (masked). */

@@ -15,15 +15,16 @@ export function filterQuery(f: Partial<TaskFilters>): string {
   if (f.runbook) q.set('runbook', f.runbook);
   if (f.taskClass) q.set('class', f.taskClass);
   if (f.limit && f.limit !== 50) q.set('limit', String(f.limit));
+  if (f.cursor) q.set('after', f.cursor);
   const s = q.toString();
   return s ? `?${s}` : '';
 }
 
 const option = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? html` selected` : ''}>${label}</option>`;
 
-export function renderTasks(tasks: TaskSummary[], f: TaskFilters, counts: Partial<Record<TaskState, number>>, runbookIds: string[], now: Date): SafeHtml {
+export function renderTasks(tasks: TaskSummary[], f: TaskFilters, counts: Partial<Record<TaskState, number>>, runbookIds: string[], now: Date, nextCursor: string | null = null): SafeHtml {
   const chips = TASK_STATES.filter((s) => counts[s]).map(
-    (s) => html`<a class="chip${f.state === s ? ' on' : ''}" href="/tasks${filterQuery({ ...f, state: s })}">${stateBadge(s)} ${counts[s]}</a>`,
+    (s) => html`<a class="chip${f.state === s ? ' on' : ''}" href="/tasks${filterQuery({ ...f, state: s, cursor: undefined })}">${stateBadge(s)} ${counts[s]}</a>`,
   );
   return html`<h1>Tasks${f.state ? html`: ${f.state.replace(/_/g, ' ')}` : ''}</h1>
 <form method="get" action="/tasks" class="filters" data-testid="filters">
@@ -49,7 +50,7 @@ ${tasks.map(
   <td>${ago(t.updatedAt, now)}</td>
 </tr>`,
 )}
-</tbody></table>${tasks.length >= f.limit ? html`<p class="muted">Showing the newest ${f.limit}. <a href="/tasks${filterQuery({ ...f, limit: Math.min(500, f.limit * 2) })}">Show more</a></p>` : ''}`
+</tbody></table><p class="pager">${f.cursor ? html`<a href="/tasks${filterQuery({ ...f, cursor: undefined })}">Newest</a> · ` : ''}${nextCursor ? html`<a href="/tasks${filterQuery({ ...f, cursor: nextCursor })}" data-testid="next-page">Older tasks</a>` : html`<span class="muted">No older tasks.</span>`}</p>`
     : html`<p class="muted">No task matches these filters.</p>`
 }
 </div>`;
