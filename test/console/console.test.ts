@@ -4,6 +4,9 @@
  * posts one, confirmation before repeating a once step, escaping and masking, security headers.
  */
 import type { FastifyInstance } from 'fastify';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { describeBackends } from '../helpers/backends.js';
 import { harness, OPS_TOKEN, type Harness } from '../helpers/harness.js';
@@ -11,10 +14,35 @@ import { useSim } from '../helpers/sim.js';
 import { actionsAllowedFrom } from '../../src/lifecycle/transitions.js';
 import { deploymentConfig } from '../../src/config/deployment-config.js';
 import { escalationHooks } from '../../src/escalation/hooks.js';
+import { submitTask } from '../../src/orchestrator/intake.js';
+import { loadRunbooksOrThrow } from '../../src/runtime.js';
 import { createMasker } from '../../src/secrets/mask.js';
+import { createService } from '../../src/service.js';
+import { silentLogger } from '../../src/log.js';
 import { Browser, consoleApp, csrfOf, mutableTokens, TOKENS } from './client.js';
 
 const sim = useSim();
+
+const EMAIL = 'planted.person@example.org';
+/** One step that sends a sensitive input to the API, whose error echoes it back. */
+const SENSITIVE_RUNBOOK = `
+runbook: t-sensitive
+version: 1
+title: Send a sensitive value (test)
+owner: test
+taskClasses: [t.sensitive]
+input:
+  type: object
+  required: [email]
+  properties: { email: { type: string, sensitive: true } }
+systems:
+  ops: { baseUrl: "\${env.OPS_API_URL}", headers: { Authorization: "Bearer \${secrets.OPS_API_TOKEN}" } }
+steps:
+  - id: register
+    action: http
+    with: { system: ops, method: POST, path: /crm/accounts, idempotencyKey: "register:\${input.email}", body: { customer: "\${input.email}", plan: pro } }
+    repeat: keyed
+`;
 
 /** The action names of the forms on a page (`/tasks/<id>/actions/<name>`). */
 const formsOn = (body: string) => [...body.matchAll(/<form method="post" action="\/tasks\/[^/"]+\/actions\/([a-z]+)"/g)].map((m) => m[1]);
@@ -183,6 +211,35 @@ describeBackends('console', ({ db }) => {
       expect(res.body, url).not.toContain('<script>alert(1)</script>');
       expect(res.body, url).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
       expect(res.body, url).not.toContain(OPS_TOKEN);
+    }
+  });
+
+  it('masks inputs the runbook marks sensitive, in the view, the packet, the attempts and the ledger', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rw-console-'));
+    await writeFile(join(dir, 't-sensitive.yaml'), SENSITIVE_RUNBOOK);
+    const runbooks = await loadRunbooksOrThrow(dir);
+    const config = deploymentConfig({ env: { OPS_API_URL: sim().url }, secrets: { OPS_API_TOKEN: OPS_TOKEN } });
+    const masker = createMasker(config.secretValues());
+    sim().setState({ token: OPS_TOKEN });
+    sim().fault({ method: 'POST', path: '/crm/accounts', status: 400, echoHeaders: true });
+    const { task } = await submitTask(db(), runbooks, { taskClass: 't.sensitive', input: { email: EMAIL }, requestedBy: 'test' }, { now: new Date(), env: { ...config.env }, secrets: { ...config.secrets } });
+    await createService({ db: db(), config, runbooks, masker, logger: silentLogger }, { pollMs: 50, leaseMs: 5000 }).runUntilIdle();
+    expect((await h.task(task.id)).state).toBe('escalated');
+    const own = consoleApp({ db: db(), runbooks, masker });
+    try {
+      const b = new Browser(own);
+      await b.signIn(TOKENS.ana.token);
+      for (const url of ['/', `/tasks/${task.id}`, '/tasks']) {
+        const res = await b.get(url);
+        expect(res.statusCode, url).toBe(200);
+        expect(res.body, url).not.toContain(EMAIL);
+        expect(res.body, url).not.toContain(OPS_TOKEN);
+      }
+      const pageRes = await b.get(`/tasks/${task.id}`);
+      expect(pageRes.body).toContain('&quot;email&quot;: &quot;***&quot;');
+      expect(pageRes.body).toContain('data-testid="packet"');
+    } finally {
+      await own.close();
     }
   });
 

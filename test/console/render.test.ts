@@ -112,3 +112,28 @@ describe('sessions', () => {
     expect(store.get(b.id, 3004)).toBeUndefined();
   });
 });
+
+describe('report figures', () => {
+  it('reads the report per runbook and step, and leaves a missing figure as no data', async () => {
+    const { figuresFrom } = await import('../../src/http/console/report-figures.js');
+    const f = figuresFrom({
+      generatedAt: '2026-12-01T12:00:00.000Z',
+      since: null,
+      runbooks: [
+        {
+          runbook: 'service-restart',
+          tasks: 20,
+          completionRate: 0.9,
+          escalationRate: 0.1,
+          steps: [
+            { step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retrySuccess: { firstFailures: 5, recovered: 4, rate: 0.8 }, timeToRecovery: { count: 4, p50Ms: 1000, p90Ms: 5000 } },
+            { step: 'check', tasks: 20 },
+          ],
+        },
+      ],
+    });
+    expect(f.runbooks).toEqual([{ runbook: 'service-restart', tasks: 20, completionRate: 0.9, escalationRate: 0.1 }]);
+    expect(f.steps[0]).toEqual({ runbook: 'service-restart', step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recovered: 4, rate: 0.8 }, recovery: { count: 4, p50Ms: 1000, p90Ms: 5000 } });
+    expect(f.steps[1]).toMatchObject({ step: 'check', pauses: 0, pauseRate: 0, retry: { rate: null }, recovery: { p50Ms: null } });
+  });
+});

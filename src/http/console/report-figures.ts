@@ -5,7 +5,7 @@
  */
 import { tryParseDuration } from '../../runbook/duration.js';
 import type { Db } from '../../store/db.js';
-import { buildReport } from '../../store/report.js';
+import { buildReport, type Report } from '../../store/report.js';
 import type { ReportFigures, StepFigures } from './report-page.js';
 
 type Obj = Record<string, unknown>;
@@ -51,6 +51,11 @@ export async function readReportFigures(db: Db, q: { since: string; runbook: str
     ...(sinceMs !== undefined ? { since: new Date(q.now.getTime() - sinceMs) } : {}),
     ...(q.runbook ? { runbook: q.runbook } : {}),
   });
+  return figuresFrom(report);
+}
+
+/** The figures of a `buildReport` result, in the charts' shape. */
+export function figuresFrom(report: Pick<Report, 'generatedAt' | 'since' | 'runbooks'>): ReportFigures {
   const runbooks: ReportFigures['runbooks'] = [];
   const steps: StepFigures[] = [];
   for (const raw of arr(report.runbooks)) {
