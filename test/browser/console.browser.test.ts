@@ -92,6 +92,9 @@ if (!present && !REQUIRED) {
       sim().fault({ method: 'POST', path: '/services/billing-api/restart', status: 403, times: 1 });
       const t = await h.submit('t.restart', { service: 'billing-api' }, { externalRef: 'INC-4211', requestedBy: 'queue:ops' });
       await expect.poll(async () => (await h.task(t.id)).state, { timeout: 20_000 }).toBe('escalated');
+      // An approval waiting too, so the inbox shows its second list.
+      const gate = await h.submit('t.approval', { order: 'ord-77', amount: 5000 }, { externalRef: 'CHG-77' });
+      await expect.poll(async () => (await h.task(gate.id)).state, { timeout: 20_000 }).toBe('awaiting_approval');
       // The packet is written with the stop, in the same transaction.
       const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
 
@@ -105,6 +108,7 @@ if (!present && !REQUIRED) {
       await expect.poll(() => item.count()).toBe(1);
       expect(await item.textContent()).toContain('Failed, not retryable: INC-4211');
       expect(await item.textContent()).toContain('Recommended:');
+      expect(await page.getByTestId('approval-item').textContent()).toContain('CHG-77');
       await page.screenshot({ path: join(ARTIFACTS, 'inbox.png'), fullPage: true });
 
       await item.getByRole('link', { name: 'Open INC-4211' }).click();

@@ -189,6 +189,9 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
   app.get('/console/console.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=300').send(CONSOLE_CSS));
   app.get('/console/console.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(CONSOLE_JS));
 
+  // Browsers ask for it on every page; an empty answer keeps 404s out of their consoles and the logs.
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
+
   app.get<{ Querystring: { next?: string } }>('/login', async (request, reply) => {
     if (request.consoleSession) return reply.redirect(safeNext(request.query.next), 303);
     return send(reply, 200, page({ title: 'Sign in', section: 'none' }, renderLogin({ csrf: csrfOf(reply, request), next: safeNext(request.query.next) })));

@@ -68,7 +68,7 @@ export function renderReport(r: ReportFigures, filter: { since: string; runbook:
 </form>
 <p class="muted">${r.since ? `From ${when(r.since)}` : 'All time'} to ${when(r.generatedAt)}. The same figures as <code>runwarden report${filter.since ? ` --since ${filter.since}` : ''}${filter.runbook ? ` --runbook ${filter.runbook}` : ''}</code>.</p>
 <table class="list"><thead><tr><th>runbook</th><th>tasks</th><th>completed</th><th>escalated</th></tr></thead><tbody>
-${r.runbooks.map((b) => html`<tr><td>${b.runbook}</td><td>${b.tasks}</td><td>${percent(b.completionRate)}</td><td>${percent(b.escalationRate)}</td></tr>`)}
+${r.runbooks.length ? r.runbooks.map((b) => html`<tr><td>${b.runbook}</td><td>${b.tasks}</td><td>${percent(b.completionRate)}</td><td>${percent(b.escalationRate)}</td></tr>`) : html`<tr><td colspan="4" class="muted">No task in this window.</td></tr>`}
 </tbody></table>
 <div data-testid="charts">
 ${barChart(pauseBars(r.steps), { title: 'Pause rate by step', max: 1, legend: 'How often a task stopped at the step for a person. High bars are where runbooks need work.' })}
