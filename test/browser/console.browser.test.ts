@@ -1,8 +1,8 @@
 /**
  * The console in a real headless Chromium (Debian's `chromium`, driven by playwright-core): an
  * operator signs in, finds the escalated task in the inbox, reads its packet, takes it over and
- * resumes it through the forms, and sees it complete. Screenshots of the inbox and the task page
- * are saved under test-artifacts/console/.
+ * resumes it through the forms, and sees it complete. Screenshots of the inbox, the task page
+ * (escalated and completed) and the report are saved under test-artifacts/console/.
  *
  * Without /usr/bin/chromium the test is skipped with a message, except in CI
  * (RUNWARDEN_TEST_REQUIRE_PG=1 or CI set), where a missing browser is a failure: .ci/run installs it.
@@ -136,6 +136,11 @@ if (!present && !REQUIRED) {
         ['resume', 'ana'],
       ]);
       expect(sim().count('service.restart')).toBe(1);
+
+      // The report draws the scenario: a pause at restart, and a recovery after the first failure.
+      await page.goto(`${base}/report`);
+      expect(await page.getByTestId('charts').textContent()).toContain('t-restart · restart');
+      await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
       await page.close();
     });
   });

@@ -18,6 +18,7 @@ import { submitTask } from '../../src/orchestrator/intake.js';
 import { loadRunbooksOrThrow } from '../../src/runtime.js';
 import { createMasker } from '../../src/secrets/mask.js';
 import { createService } from '../../src/service.js';
+import { buildReport } from '../../src/store/report.js';
 import { silentLogger } from '../../src/log.js';
 import { Browser, consoleApp, csrfOf, mutableTokens, TOKENS } from './client.js';
 
@@ -304,6 +305,14 @@ describeBackends('console', ({ db }) => {
     expect(rb.body).toMatch(/<strong>charge<\/strong>[\s\S]*?once<\/span> once: a repeat could apply the effect twice \(no probe\)/);
     const report = await b.get('/report');
     expect(report.statusCode).toBe(200);
-    expect(report.body).toContain('<svg');
+    // The database holds the tasks of every test of this file: the chart must say what
+    // `runwarden report` computes over them, and the escalations at restart make it non-zero.
+    const figures = await buildReport(db(), { now: new Date(), since: new Date(Date.now() - 7 * 86_400_000) });
+    const restart = figures.runbooks.find((r) => r.runbook === 't-restart')!.steps.find((s) => s.step === 'restart')!;
+    expect(restart.pauses).toBeGreaterThan(0);
+    expect(report.body).toContain(`<title>t-restart · restart: ${Math.round(restart.pauseRate! * 100)}% (${restart.pauses} of ${restart.tasks})</title>`);
+    expect(report.body).toContain(`<td>t-restart</td><td>${figures.runbooks.find((r) => r.runbook === 't-restart')!.tasks}</td>`);
+    const narrowed = await b.get('/report?since=1h&runbook=t-charge-noprobe');
+    expect(narrowed.body).not.toContain('t-restart · restart');
   });
 });

@@ -114,26 +114,14 @@ describe('sessions', () => {
 });
 
 describe('report figures', () => {
-  it('reads the report per runbook and step, and leaves a missing figure as no data', async () => {
+  it("maps runwarden report's figures per runbook and step onto the charts, seconds to milliseconds", async () => {
     const { figuresFrom } = await import('../../src/http/console/report-figures.js');
-    const f = figuresFrom({
-      generatedAt: '2026-12-01T12:00:00.000Z',
-      since: null,
-      runbooks: [
-        {
-          runbook: 'service-restart',
-          tasks: 20,
-          completionRate: 0.9,
-          escalationRate: 0.1,
-          steps: [
-            { step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retrySuccess: { firstFailures: 5, recovered: 4, rate: 0.8 }, timeToRecovery: { count: 4, p50Ms: 1000, p90Ms: 5000 } },
-            { step: 'check', tasks: 20 },
-          ],
-        },
-      ],
-    });
+    const step = (id: string, o: Record<string, unknown>) => ({ step: id, tasks: 20, pauses: 0, pauseRate: 0, retry: { firstFailures: 0, recoveredByRetry: 0, rate: null }, recovery: { recovered: 0, p50Seconds: null, p90Seconds: null }, failureClasses: {}, ...o });
+    const rb = { runbook: 'service-restart', tasks: 20, completionRate: 0.9, escalationRate: 0.1, steps: [step('restart', { pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recoveredByRetry: 4, rate: 0.8 }, recovery: { recovered: 4, p50Seconds: 1.5, p90Seconds: 5 } }), step('check', {})] };
+    const f = figuresFrom({ generatedAt: '2026-12-01T12:00:00.000Z', since: null, runbooks: [rb as never], pausesBySystem: [{ system: 'ops', pauses: 2 }] });
     expect(f.runbooks).toEqual([{ runbook: 'service-restart', tasks: 20, completionRate: 0.9, escalationRate: 0.1 }]);
-    expect(f.steps[0]).toEqual({ runbook: 'service-restart', step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recovered: 4, rate: 0.8 }, recovery: { count: 4, p50Ms: 1000, p90Ms: 5000 } });
-    expect(f.steps[1]).toMatchObject({ step: 'check', pauses: 0, pauseRate: 0, retry: { rate: null }, recovery: { p50Ms: null } });
+    expect(f.steps[0]).toEqual({ runbook: 'service-restart', step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recovered: 4, rate: 0.8 }, recovery: { count: 4, p50Ms: 1500, p90Ms: 5000 } });
+    expect(f.steps[1]).toMatchObject({ step: 'check', retry: { rate: null }, recovery: { p50Ms: null } });
+    expect(f.pausesBySystem).toEqual([{ system: 'ops', pauses: 2 }]);
   });
 });

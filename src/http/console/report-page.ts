@@ -29,6 +29,8 @@ export interface ReportFigures {
   since: string | null;
   runbooks: { runbook: string; tasks: number; completionRate: number | null; escalationRate: number | null }[];
   steps: StepFigures[];
+  /** Systems whose steps tasks paused at, most pauses first. */
+  pausesBySystem: { system: string; pauses: number }[];
 }
 
 const label = (s: StepFigures) => `${s.runbook} · ${s.step}`;
@@ -58,6 +60,10 @@ export function recoveryBars(steps: readonly StepFigures[]): Bar[] {
     }));
 }
 
+export function systemBars(r: Pick<ReportFigures, 'pausesBySystem'>): Bar[] {
+  return r.pausesBySystem.slice(0, 10).map((s) => ({ label: s.system, value: s.pauses, text: `${s.pauses} pause${s.pauses === 1 ? '' : 's'}`, tone: 'warn' }));
+}
+
 export function renderReport(r: ReportFigures, filter: { since: string; runbook: string }, runbookIds: string[]): SafeHtml {
   const option = (v: string, text: string, on: boolean) => html`<option value="${v}"${on ? html` selected` : ''}>${text}</option>`;
   return html`<h1>Report</h1>
@@ -74,5 +80,6 @@ ${r.runbooks.length ? r.runbooks.map((b) => html`<tr><td>${b.runbook}</td><td>${
 ${barChart(pauseBars(r.steps), { title: 'Pause rate by step', max: 1, legend: 'How often a task stopped at the step for a person. High bars are where runbooks need work.' })}
 ${barChart(retryBars(r.steps), { title: 'Retry success after a first failure', max: 1, legend: 'Of the tasks whose first attempt at the step failed, the share a retry carried to success.' })}
 ${barChart(recoveryBars(r.steps), { title: 'Time to recovery', legend: 'From a first failure to the clean completion of the task: dark bar p50, light bar p90.' })}
+${barChart(systemBars(r), { title: 'Systems that pause tasks most', legend: 'Pauses at steps that act on each system.' })}
 </div>`;
 }
