@@ -97,6 +97,13 @@ if (!present && !REQUIRED) {
       await expect.poll(async () => (await h.task(gate.id)).state, { timeout: 20_000 }).toBe('awaiting_approval');
       // The packet is written with the stop, in the same transaction.
       const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+      // The Content-Security-Policy allows the console's own stylesheet and script: nothing it
+      // loads may be refused, and its script must not fail.
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(m.text());
+      });
+      page.on('pageerror', (err) => problems.push(err.message));
 
       await page.goto(`${base}/`);
       expect(new URL(page.url()).pathname).toBe('/login');
@@ -141,6 +148,8 @@ if (!present && !REQUIRED) {
       await page.goto(`${base}/report`);
       expect(await page.getByTestId('charts').textContent()).toContain('t-restart · restart');
       await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
+      expect(await page.evaluate(() => getComputedStyle(document.querySelector('nav.top')!).backgroundColor)).toBe('rgb(27, 31, 36)');
+      expect(problems).toEqual([]);
       await page.close();
     });
   });
