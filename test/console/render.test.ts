@@ -111,6 +111,13 @@ describe('sessions', () => {
     store.delete(b.id);
     expect(store.get(b.id, 3004)).toBeUndefined();
   });
+
+  it('end at their maximum age from sign-in however often they are used', () => {
+    const store = memorySessionStore({ idleMs: 1000, maxAgeMs: 2500 });
+    const a = store.create({ name: 'ana', role: 'operator', token: 't1' }, 0);
+    for (const t of [800, 1600, 2400]) expect(store.get(a.id, t)?.name).toBe('ana');
+    expect(store.get(a.id, 2600)).toBeUndefined();
+  });
 });
 
 describe('report figures', () => {

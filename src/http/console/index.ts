@@ -31,7 +31,7 @@ import { canAct, type TaskFilters, type Viewer } from './model.js';
 import { readReportFigures } from './report-figures.js';
 import { renderReport } from './report-page.js';
 import { renderRunbooks } from './runbooks-page.js';
-import { memorySessionStore, SESSION_COOKIE, SESSION_IDLE_MS, type Session, type SessionStore } from './sessions.js';
+import { memorySessionStore, SESSION_COOKIE, SESSION_MAX_MS, type Session, type SessionStore } from './sessions.js';
 import { renderTaskPage } from './task-page.js';
 import { renderTasks } from './tasks-page.js';
 
@@ -207,7 +207,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
     }
     sessions.delete(request.consoleSession?.id);
     const s = sessions.create({ name: entry.name, role: entry.role, token }, clock.now().getTime());
-    void reply.setCookie(SESSION_COOKIE, s.id, { ...cookieOpts, maxAge: Math.floor(SESSION_IDLE_MS / 1000) });
+    void reply.setCookie(SESSION_COOKIE, s.id, { ...cookieOpts, maxAge: Math.floor(SESSION_MAX_MS / 1000) });
     return reply.redirect(next, 303);
   });
 

@@ -15,6 +15,8 @@ import type { Role } from '../../lifecycle/vocabulary.js';
 export const SESSION_COOKIE = 'rw_session';
 /** How long a session lasts without use. Default 12 hours. */
 export const SESSION_IDLE_MS = 12 * 60 * 60 * 1000;
+/** How long a session lasts at most from sign-in, used or not (the cookie's max-age too). Default 12 hours. */
+export const SESSION_MAX_MS = 12 * 60 * 60 * 1000;
 /** At most this many sessions are kept; past it the least recently used goes. */
 export const MAX_SESSIONS = 10_000;
 
@@ -24,6 +26,7 @@ export interface Session {
   role: Role;
   /** The token signed in with: the token store is asked about it again on every request. */
   token: string;
+  createdAt: number;
   lastSeen: number;
 }
 
@@ -35,14 +38,15 @@ export interface SessionStore {
   size(): number;
 }
 
-export function memorySessionStore(opts: { idleMs?: number; max?: number } = {}): SessionStore {
+export function memorySessionStore(opts: { idleMs?: number; maxAgeMs?: number; max?: number } = {}): SessionStore {
   const idleMs = opts.idleMs ?? SESSION_IDLE_MS;
+  const maxAgeMs = opts.maxAgeMs ?? SESSION_MAX_MS;
   const max = opts.max ?? MAX_SESSIONS;
   // A Map keeps insertion order: re-inserting on use makes its first key the least recently used.
   const sessions = new Map<string, Session>();
   return {
     create(who, now) {
-      const s: Session = { id: randomBytes(32).toString('base64url'), name: who.name, role: who.role, token: who.token, lastSeen: now };
+      const s: Session = { id: randomBytes(32).toString('base64url'), name: who.name, role: who.role, token: who.token, createdAt: now, lastSeen: now };
       sessions.set(s.id, s);
       while (sessions.size > max) sessions.delete(sessions.keys().next().value!);
       return s;
@@ -52,7 +56,7 @@ export function memorySessionStore(opts: { idleMs?: number; max?: number } = {})
       const s = sessions.get(id);
       if (!s) return undefined;
       sessions.delete(id);
-      if (now - s.lastSeen > idleMs) return undefined;
+      if (now - s.lastSeen > idleMs || now - s.createdAt > maxAgeMs) return undefined;
       s.lastSeen = now;
       sessions.set(id, s);
       return s;
