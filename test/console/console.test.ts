@@ -99,6 +99,26 @@ describeBackends('console', ({ db }) => {
     expect(inbox.body).toContain('signed in as <strong>ana</strong> (operator)');
   });
 
+  it("takes a responder from a packet's links.task through sign-in to the task", async () => {
+    const id = await escalated('api');
+    const b = new Browser(app);
+    const first = await b.get(`/tasks/${id}`);
+    expect(first.statusCode).toBe(303);
+    expect(first.headers.location).toBe(`/login?next=${encodeURIComponent(`/tasks/${id}`)}`);
+    const login = await b.get(first.headers.location as string);
+    expect(login.body).toContain(`name="next" value="/tasks/${id}"`);
+    const signed = await b.post('/login', { _csrf: csrfOf(login.body), token: TOKENS.ana.token, next: `/tasks/${id}` });
+    expect(signed.statusCode).toBe(303);
+    expect(signed.headers.location).toBe(`/tasks/${id}`);
+    expect((await b.get(`/tasks/${id}`)).statusCode).toBe(200);
+    const c = new Browser(app);
+    const form = await c.get('/login?next=https%3A%2F%2Fevil.example%2F');
+    expect(form.body).toContain('name="next" value="/"');
+    const away = await c.post('/login', { _csrf: csrfOf(form.body), token: TOKENS.ana.token, next: 'https://evil.example/' });
+    expect(away.statusCode).toBe(303);
+    expect(away.headers.location).toBe('/');
+  });
+
   it('refuses a sign-in without the form token (a cross-site post)', async () => {
     const res = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${TOKENS.ana.token}` });
     expect(res.statusCode).toBe(403);
@@ -143,6 +163,23 @@ describeBackends('console', ({ db }) => {
     const after = await b.get(took.headers.location as string);
     expect(after.body).toContain('Done: takeover, recorded in the ledger under your name');
     expect(formsOn(after.body).sort()).toEqual(actionsAllowedFrom('in_handover').sort());
+  });
+
+  it('lists an approval waiting apart, and approves it through its form under the signed-in name', async () => {
+    const t = await h.submit('t.approval', { order: 'ord-9', amount: 5000 }, { externalRef: 'CHG-9' });
+    await work();
+    expect((await h.task(t.id)).state).toBe('awaiting_approval');
+    const b = new Browser(app);
+    await b.signIn(TOKENS.ana.token);
+    const inbox = await b.get('/');
+    expect(inbox.body).toMatch(/Approvals waiting \(\d+\)/);
+    expect(inbox.body).toMatch(new RegExp(`data-testid="approval-item">\\s*<td><a href="/tasks/${t.id}">CHG-9</a>`));
+    const pageRes = await b.get(`/tasks/${t.id}`);
+    expect(formsOn(pageRes.body).sort()).toEqual(actionsAllowedFrom('awaiting_approval').sort());
+    const res = await b.post(`/tasks/${t.id}/actions/approve`, { _csrf: csrfOf(pageRes.body), reason: 'amount matches the order' });
+    expect(res.statusCode).toBe(303);
+    expect((await h.task(t.id)).state).toBe('queued');
+    expect((await h.events(t.id)).find((e) => e.type === 'approval.decided')?.data).toMatchObject({ granted: true, by: 'ana' });
   });
 
   it('refuses an action without a reason and changes nothing', async () => {
