@@ -111,7 +111,12 @@ const ratio = (n: number, d: number): number | null => (d > 0 ? Math.round((n / 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 1000) / 1000);
 
-/** The tasks of the window, as a CTE every query starts from ($1 since, $2 runbook). */
+/**
+ * The window and its ledger as CTEs every query starts from ($1 since, $2 runbook). Each level is
+ * one grouping pass over the one below (events -> task and step -> task), never a join between
+ * derived tables: their row estimates are guesses, and a guessed nested loop over two of them
+ * is quadratic in the window.
+ */
 const WINDOW = `
   win AS (
     SELECT id, runbook_id, runbook_hash, state, created_at FROM tasks
@@ -120,80 +125,77 @@ const WINDOW = `
        AND ($2::text IS NULL OR runbook_id = $2::text)
   ),
   ev AS (
-    SELECT w.runbook_id, w.runbook_hash, w.state AS task_state, e.task_id, e.seq, e.type, e.step, e.at, e.data
+    SELECT w.runbook_id, w.runbook_hash, e.task_id, e.type, e.step, e.at, e.data,
+           min(e.at) FILTER (WHERE e.type = 'state.changed' AND e.data->>'to' = 'completed') OVER (PARTITION BY e.task_id) AS done_at
       FROM win w JOIN events e ON e.task_id = w.id
      WHERE e.type IN ('escalated', 'approval.requested', 'attempt.finished', 'step.started', 'step.succeeded', 'state.changed')
   ),
-  fails AS (
-    SELECT runbook_id, task_id, step, min(at) AS first_at FROM ev
-     WHERE type = 'attempt.finished' AND data->>'outcome' = 'failed' AND data->>'kind' = 'action'
-     GROUP BY runbook_id, task_id, step
+  per AS (
+    SELECT runbook_id, runbook_hash, task_id, step,
+           min(at) FILTER (WHERE type = 'attempt.finished' AND data->>'outcome' = 'failed' AND data->>'kind' = 'action') AS first_fail,
+           array_agg(at) FILTER (WHERE type = 'step.succeeded') AS succ,
+           array_agg(at) FILTER (WHERE type = 'escalated') AS esc,
+           bool_or(type = 'step.started') AS entered,
+           count(*) FILTER (WHERE type IN ('escalated', 'approval.requested')) AS pauses,
+           min(done_at) AS done_at
+      FROM ev WHERE step IS NOT NULL
+     GROUP BY runbook_id, runbook_hash, task_id, step
   ),
-  done AS (
-    SELECT task_id, min(at) AS at FROM ev WHERE type = 'state.changed' AND data->>'to' = 'completed' GROUP BY task_id
+  steps AS (
+    SELECT per.*,
+           first_fail IS NOT NULL AND EXISTS (
+             SELECT 1 FROM unnest(succ) s(at)
+              WHERE s.at >= first_fail AND NOT EXISTS (SELECT 1 FROM unnest(esc) x(at) WHERE x.at >= first_fail AND x.at <= s.at)
+           ) AS retry_ok
+      FROM per
   ),
-  retried AS (
-    SELECT f.runbook_id, f.task_id, f.step, f.first_at,
-           EXISTS (
-             SELECT 1 FROM ev s WHERE s.task_id = f.task_id AND s.step = f.step AND s.type = 'step.succeeded' AND s.at >= f.first_at
-                AND NOT EXISTS (SELECT 1 FROM ev x WHERE x.task_id = f.task_id AND x.step = f.step AND x.type = 'escalated' AND x.at >= f.first_at AND x.at <= s.at)
-           ) AS ok
-      FROM fails f
-  ),
-  pauses AS (
-    SELECT runbook_id, runbook_hash, task_id, step FROM ev WHERE type IN ('escalated', 'approval.requested')
+  pt AS (
+    SELECT runbook_id, task_id, min(first_fail) AS first_fail, min(done_at) AS done_at,
+           sum(pauses) > 0 AS paused, bool_or(esc IS NOT NULL) AS escalated
+      FROM per GROUP BY runbook_id, task_id
   )`;
 
 type Row = Record<string, unknown>;
 
+/** Recovery figures of a set of rows with first_fail and done_at. */
+const RECOVERY = `
+  count(*) FILTER (WHERE first_fail IS NOT NULL AND done_at IS NOT NULL) AS recovered,
+  percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - first_fail)) FILTER (WHERE first_fail IS NOT NULL AND done_at IS NOT NULL) AS p50,
+  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - first_fail)) FILTER (WHERE first_fail IS NOT NULL AND done_at IS NOT NULL) AS p90`;
+
 async function runbookRows(db: Db, params: unknown[]): Promise<Row[]> {
   return db.query<Row>(
     `WITH ${WINDOW},
-     first_fail AS (SELECT task_id, min(first_at) AS at FROM fails GROUP BY task_id),
-     rec AS (SELECT w.runbook_id, extract(epoch FROM d.at - f.at) AS s FROM first_fail f JOIN done d USING (task_id) JOIN win w ON w.id = f.task_id)
-     SELECT w.runbook_id,
-            count(*) AS tasks,
-            count(*) FILTER (WHERE w.state = 'completed') AS completed,
-            count(*) FILTER (WHERE w.state = 'partially_completed') AS partial,
-            count(*) FILTER (WHERE w.state = 'rolled_back') AS rolled_back,
-            count(*) FILTER (WHERE w.state = 'failed') AS failed,
-            count(*) FILTER (WHERE w.state = 'cancelled') AS cancelled,
-            (SELECT count(DISTINCT task_id) FROM ev WHERE ev.runbook_id = w.runbook_id AND type = 'escalated') AS escalated,
-            (SELECT count(DISTINCT task_id) FROM pauses p WHERE p.runbook_id = w.runbook_id) AS paused,
-            (SELECT count(*) FROM retried r WHERE r.runbook_id = w.runbook_id) AS first_failures,
-            (SELECT count(*) FILTER (WHERE ok) FROM retried r WHERE r.runbook_id = w.runbook_id) AS retry_ok,
-            (SELECT count(*) FROM rec WHERE rec.runbook_id = w.runbook_id) AS recovered,
-            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM rec WHERE rec.runbook_id = w.runbook_id) AS p50,
-            (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM rec WHERE rec.runbook_id = w.runbook_id) AS p90
-       FROM win w GROUP BY w.runbook_id ORDER BY w.runbook_id`,
+     a AS (
+       SELECT runbook_id, count(*) AS tasks,
+              count(*) FILTER (WHERE state = 'completed') AS completed,
+              count(*) FILTER (WHERE state = 'partially_completed') AS partial,
+              count(*) FILTER (WHERE state = 'rolled_back') AS rolled_back,
+              count(*) FILTER (WHERE state = 'failed') AS failed,
+              count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+         FROM win GROUP BY runbook_id
+     ),
+     b AS (SELECT runbook_id, count(*) FILTER (WHERE escalated) AS escalated, count(*) FILTER (WHERE paused) AS paused, ${RECOVERY} FROM pt GROUP BY runbook_id),
+     c AS (SELECT runbook_id, count(*) FILTER (WHERE first_fail IS NOT NULL) AS first_failures, count(*) FILTER (WHERE retry_ok) AS retry_ok FROM steps GROUP BY runbook_id)
+     SELECT a.*, b.escalated, b.paused, b.recovered, b.p50, b.p90, c.first_failures, c.retry_ok
+       FROM a LEFT JOIN b USING (runbook_id) LEFT JOIN c USING (runbook_id)
+      ORDER BY a.runbook_id`,
     params,
   );
 }
 
 async function stepRows(db: Db, params: unknown[]): Promise<Row[]> {
   return db.query<Row>(
-    `WITH ${WINDOW},
-     entered AS (SELECT runbook_id, step, count(DISTINCT task_id) AS tasks FROM ev WHERE type = 'step.started' AND step IS NOT NULL GROUP BY runbook_id, step),
-     paused AS (SELECT runbook_id, step, count(*) AS pauses, count(DISTINCT task_id) AS paused_tasks FROM pauses WHERE step IS NOT NULL GROUP BY runbook_id, step),
-     rs AS (SELECT runbook_id, step, count(*) AS first_failures, count(*) FILTER (WHERE ok) AS retry_ok FROM retried GROUP BY runbook_id, step),
-     rec AS (
-       SELECT f.runbook_id, f.step, extract(epoch FROM d.at - f.first_at) AS s FROM fails f JOIN done d USING (task_id)
-     ),
-     recs AS (
-       SELECT runbook_id, step, count(*) AS recovered,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY s) AS p90
-         FROM rec GROUP BY runbook_id, step
-     ),
-     keys AS (SELECT runbook_id, step FROM entered UNION SELECT runbook_id, step FROM paused UNION SELECT runbook_id, step FROM rs)
-     SELECT k.runbook_id, k.step, coalesce(en.tasks, 0) AS tasks, coalesce(pa.pauses, 0) AS pauses, coalesce(pa.paused_tasks, 0) AS paused_tasks,
-            coalesce(rs.first_failures, 0) AS first_failures, coalesce(rs.retry_ok, 0) AS retry_ok,
-            coalesce(recs.recovered, 0) AS recovered, recs.p50, recs.p90
-       FROM keys k
-       LEFT JOIN entered en USING (runbook_id, step)
-       LEFT JOIN paused pa USING (runbook_id, step)
-       LEFT JOIN rs USING (runbook_id, step)
-       LEFT JOIN recs USING (runbook_id, step)
-      ORDER BY k.runbook_id, k.step`,
+    `WITH ${WINDOW}
+     SELECT runbook_id, step,
+            count(*) FILTER (WHERE entered) AS tasks,
+            sum(pauses) AS pauses,
+            count(*) FILTER (WHERE pauses > 0) AS paused_tasks,
+            count(*) FILTER (WHERE first_fail IS NOT NULL) AS first_failures,
+            count(*) FILTER (WHERE retry_ok) AS retry_ok,
+            ${RECOVERY}
+       FROM steps GROUP BY runbook_id, step
+      ORDER BY runbook_id, step`,
     params,
   );
 }
@@ -210,24 +212,20 @@ async function failureClassRows(db: Db, params: unknown[]): Promise<Row[]> {
 
 async function pauseRows(db: Db, params: unknown[]): Promise<Row[]> {
   return db.query<Row>(
-    `WITH ${WINDOW}
-     SELECT p.runbook_id, p.runbook_hash, p.step, count(*) AS n, v.source
-       FROM pauses p LEFT JOIN runbook_versions v ON v.hash = p.runbook_hash
-      WHERE p.step IS NOT NULL
-      GROUP BY p.runbook_id, p.runbook_hash, p.step, v.source`,
+    `WITH ${WINDOW},
+     p AS (SELECT runbook_id, runbook_hash, step, sum(pauses) AS n FROM per WHERE pauses > 0 GROUP BY runbook_id, runbook_hash, step)
+     SELECT p.runbook_id, p.runbook_hash, p.step, p.n, v.source
+       FROM p LEFT JOIN runbook_versions v ON v.hash = p.runbook_hash`,
     params,
   );
 }
 
 async function totalRow(db: Db, params: unknown[]): Promise<Row> {
   const [r] = await db.query<Row>(
-    `WITH ${WINDOW},
-     first_fail AS (SELECT task_id, min(first_at) AS at FROM fails GROUP BY task_id),
-     rec AS (SELECT extract(epoch FROM d.at - f.at) AS s FROM first_fail f JOIN done d USING (task_id))
+    `WITH ${WINDOW}
      SELECT (SELECT count(*) FROM tasks WHERE state = 'rejected' AND ($1::timestamptz IS NULL OR created_at >= $1::timestamptz) AND ($2::text IS NULL OR runbook_id = $2::text)) AS rejected,
-            (SELECT count(*) FROM rec) AS recovered,
-            (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) FROM rec) AS p50,
-            (SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY s) FROM rec) AS p90`,
+            ${RECOVERY}
+       FROM pt`,
     params,
   );
   return r ?? {};

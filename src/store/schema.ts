@@ -84,6 +84,8 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_key').on(t.callbackTokenHash),
     index('tasks_state_idx').on(t.state, t.nextAttemptAt),
     index('tasks_runbook_idx').on(t.runbookId, t.createdAt),
+    /** The report's and the API list's window (`created_at >= since`, newest first) without a scan of every task. */
+    index('tasks_created_idx').on(t.createdAt, t.id),
     check('tasks_state_check', sql`${t.state} in (${inList(TASK_STATES)})`),
   ],
 );
