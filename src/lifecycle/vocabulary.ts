@@ -188,6 +188,7 @@ export const EVENT_TYPES = [
   'agent.proposal',
   'packet.emitted',
   'packet.delivery',
+  'writeback.delivery',
   'operator.action',
   'schedule.fired',
 ] as const;
