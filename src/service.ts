@@ -41,7 +41,7 @@ export interface ServiceOptions {
   agentCallCap?: number;
   /** Rewords packets' `why` before their first send. Default: none. */
   advisor?: Advisor | null;
-  /** Base URL of `runwarden serve` for the links in packets. Default: none. */
+  /** Base URL of `runwarden serve` for the links in packets. Default: the config's `publicUrl`, else none. */
   publicUrl?: string;
   workerId?: string;
   leaseMs?: number;
@@ -74,8 +74,9 @@ export interface Service {
 
 /** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
-  const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
-  const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
+  const publicUrl = o.publicUrl ?? rt.config.publicUrl;
+  const escalation = escalationHooks(rt, publicUrl ? { publicUrl } : {});
+  const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(publicUrl ? { publicUrl } : {}) };
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
     db: rt.db,

@@ -50,6 +50,10 @@ export interface DeploymentConfig {
   readonly routes: Readonly<Record<string, readonly string[]>>;
   /** API tokens (hashes) with roles; empty when no tokens file is configured. */
   readonly tokens: readonly ApiToken[];
+  /** Absolute path of the tokens file (`tokens.file`), when one is configured. */
+  readonly tokensFile: string | undefined;
+  /** Where people reach `runwarden serve` (`publicUrl`): packets' `links.task` is under it. */
+  readonly publicUrl: string | undefined;
   /** The sinks a route delivers to: its own, else those of `default`, else none. */
   sinksForRoute(route: string): string[];
   /**
@@ -73,6 +77,8 @@ export interface DeploymentConfigParts {
   sinks?: Record<string, ResolvedSink>;
   routes?: Record<string, string[]>;
   tokens?: ApiToken[];
+  tokensFile?: string;
+  publicUrl?: string;
   /** Further values to treat as secret (sink fields that were read from references). */
   secretValues?: string[];
 }
@@ -125,6 +131,8 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
     sinks,
     routes,
     tokens,
+    tokensFile: parts.tokensFile,
+    publicUrl: parts.publicUrl,
     sinksForRoute: (route) => [...(routes[route] ?? routes.default ?? [])],
     secretValues: () => [...secretSet],
     toJSON: () => ({
@@ -138,6 +146,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
       routes,
       intakeSources: Object.fromEntries(Object.values(parts.intakeSources ?? {}).map((s) => [s.name, { type: s.type, signed: Boolean(s.secret), onResolved: s.onResolved, writeBack: Boolean(s.writeBack) }])),
       tokens: tokens.map((t) => ({ name: t.name, role: t.role })),
+      ...(parts.publicUrl ? { publicUrl: parts.publicUrl } : {}),
     }),
   };
 }

@@ -194,6 +194,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
     sinks: sinks.sinks,
     routes: parsed.data.routes,
     tokens,
+    ...(parsed.data.tokens ? { tokensFile: resolvePath(dirname(abs), parsed.data.tokens.file) } : {}),
+    ...(parsed.data.publicUrl ? { publicUrl: parsed.data.publicUrl } : {}),
     secretValues: [...sinks.fromRefs, ...sources.secretValues],
   });
 }

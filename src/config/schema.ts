@@ -119,6 +119,10 @@ export const ConfigFile = z
       .strictObject({ file: z.string().min(1).describe('tokens file, relative to the config file') })
       .optional()
       .describe('API bearer tokens with roles, hashed at rest; default none'),
+    publicUrl: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://runwarden.example.com' })
+      .optional()
+      .describe('the URL people reach `runwarden serve` at (behind a reverse proxy: its public address); packets link to tasks under it; default none (no links)'),
     intake: IntakeLimits.default({ maxRequestSize: DEFAULT_MAX_REQUEST_BYTES, maxDepth: DEFAULT_MAX_REQUEST_DEPTH, sources: {} }).describe(
       'limits on task requests; default 256KiB and 32 levels',
     ),

@@ -28,7 +28,10 @@ export interface EscalationHooks {
  * packet after a takeover).
  */
 export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'masker'>, opts: EscalationHookOptions = {}): EscalationHooks {
-  const ctx: EmitContext = { config: rt.config, masker: rt.masker, ...(opts.publicUrl ? { publicUrl: opts.publicUrl } : {}) };
+  // The config's publicUrl unless the caller names another, so a packet written by an operator
+  // action on the command line links to the task as one written by `serve` does.
+  const publicUrl = opts.publicUrl ?? rt.config.publicUrl;
+  const ctx: EmitContext = { config: rt.config, masker: rt.masker, ...(publicUrl ? { publicUrl } : {}) };
   const planOf = (task: TaskRow) => (task.runbookId ? rt.runbooks.byId.get(task.runbookId) : undefined);
 
   const hooks: CheckpointHooks = {

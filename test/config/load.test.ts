@@ -154,7 +154,7 @@ describe('loadConfig refusals', () => {
       'runwarden.yaml:8:31: sinks.hook.url: must be an http(s) URL',
       'runwarden.yaml:8:52: sinks.hook.secret: must be a Standard Webhooks secret: whsec_ followed by base64',
       'runwarden.yaml:10:13: routes.default[0]: sink "pagr" is not defined under sinks (did you mean "pager"?)',
-      'runwarden.yaml:11:1: rotues: unknown key "rotues" (did you mean "routes"?); allowed: env, secrets, sinks, routes, tokens, intake',
+      'runwarden.yaml:11:1: rotues: unknown key "rotues" (did you mean "routes"?); allowed: env, secrets, sinks, routes, tokens, publicUrl, intake',
     ]);
     expect(err.message).toBe('deployment config runwarden.yaml is invalid: 10 problems');
   });
