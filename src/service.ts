@@ -13,6 +13,7 @@
 import { createExecutor, type Advisor, type Executor } from './agents/index.js';
 import type { DeploymentConfig } from './config/index.js';
 import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
+import { deliverWritebacks, withWritebacks } from './intake/writeback.js';
 import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
 import type { Logger } from './log.js';
@@ -75,7 +76,8 @@ export interface Service {
 /** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
   const publicUrl = o.publicUrl ?? rt.config.publicUrl;
-  const escalation = escalationHooks(rt, publicUrl ? { publicUrl } : {});
+  // Source-made tasks also tell their ticket how they went (src/intake/writeback.ts).
+  const escalation = withWritebacks(escalationHooks(rt, publicUrl ? { publicUrl } : {}), { config: rt.config, ...(publicUrl ? { publicUrl } : {}) });
   const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(publicUrl ? { publicUrl } : {}) };
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
@@ -92,7 +94,12 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     // A delivery problem must not stop the worker: the rows wait in the outbox. The database
     // being away is said once by the database handle, not once per pass here.
     onIdle: () =>
-      delivery.deliver().then(
+      Promise.all([
+        delivery.deliver(),
+        Object.keys(rt.config.intakeSources).length
+          ? deliverWritebacks({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, ...(o.clock ? { now: () => o.clock!.now() } : {}) })
+          : undefined,
+      ]).then(
         () => undefined,
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');

@@ -262,3 +262,29 @@ export async function deliverWritebacks(o: WritebackDeliverOptions): Promise<{ d
   }
   return stats;
 }
+
+/**
+ * The escalation hooks with the write-back hooks after them (the packet is written first, so the
+ * write-back quotes it): what a worker, `serve` and the operator commands all run.
+ */
+export function withWritebacks<T extends { hooks: CheckpointHooks; onAction: (tx: Db, task: TaskRow, action: OperatorAction, before: TaskState) => Promise<void> }>(esc: T, ctx: WritebackContext): T {
+  const wb = writebackHooks(ctx);
+  return {
+    ...esc,
+    hooks: {
+      ...esc.hooks,
+      async onStop(tx, task, commit, now) {
+        await esc.hooks.onStop?.(tx, task, commit, now);
+        await wb.hooks.onStop?.(tx, task, commit, now);
+      },
+      async onFinish(tx, task, now) {
+        await esc.hooks.onFinish?.(tx, task, now);
+        await wb.hooks.onFinish?.(tx, task, now);
+      },
+    },
+    async onAction(tx, task, action, before) {
+      await esc.onAction(tx, task, action, before);
+      await wb.onAction(tx, task, action, before);
+    },
+  };
+}
