@@ -63,6 +63,13 @@ export interface IntakeOptions {
   actor?: string;
   /** Size and depth caps (runwarden.yaml `intake:`). Default 256 KiB and 32 levels. */
   limits?: IntakeLimits;
+  /**
+   * Runbook version hashes already stored in this transaction (bulk intake): a hash in the set is
+   * not stored again, and one stored is added. Default: store every time (an upsert).
+   */
+  savedVersions?: Set<string>;
+  /** Wake the workers for an accepted task; default true. Bulk intake wakes them once per batch. */
+  wake?: boolean;
 }
 
 /** Runbooks for intake: the loaded set, and the task classes of files that did not load. */
@@ -217,7 +224,10 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   if (runbook && !rejection) for (const s of runbook.steps) steps[s.id] = { status: 'pending', attempts: 0, captures: {} };
   // The version the task starts with is stored first: the task runs on it to the end.
   const accepted = runbook && !rejection ? runbook : undefined;
-  if (accepted) await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, opts.now);
+  if (accepted && !opts.savedVersions?.has(accepted.hash)) {
+    await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, opts.now);
+    opts.savedVersions?.add(accepted.hash);
+  }
   // The plan's steps and which inputs are sensitive go into the ledger with the acceptance, so a
   // view shows the steps in order and masks the inputs without loading the runbooks (and still
   // does once the runbook is no longer loaded).
@@ -244,7 +254,7 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   );
   // Another request with this ref won the insert meanwhile: the same rule as a repeat.
   if (!result.created) return withRejection(sameRequestOrConflict(result.task, comparable));
-  if (!rejection) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
+  if (!rejection && opts.wake !== false) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
   return withRejection(result);
 }
 
