@@ -182,7 +182,7 @@ export async function resolveIntakeSources(src: YamlSource, raw: unknown, ctx: R
       const compiled = compileIntakeExpr(text);
       if ('error' in compiled) {
         const where = given === undefined ? `the default ${field} of ${s.type} sources (${text})` : field;
-        problems.push({ ...src.problem([...base, 'mapping', given === undefined ? 'taskClass' : field], `${where}: ${compiled.error.message}`), ...(given !== undefined ? { offset: compiled.error.offset } : {}) });
+        problems.push(src.problem([...base, 'mapping', given === undefined ? 'taskClass' : field], `${where}: ${compiled.error.message}`));
         ok = false;
         continue;
       }
