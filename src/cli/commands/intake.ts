@@ -10,16 +10,18 @@ import { RunwardenError } from '../../errors.js';
 import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
 
 export function register(program: Command): void {
-  const intake = program.command('intake').description('intake sources: what they received and made');
   withCommon(
-    intake
-      .command('log')
-      .description('requests the intake sources received, newest first, with what each became')
+    program
+      // One view for now; an argument rather than a subcommand keeps `intake` one command of the
+      // reference with its options.
+      .command('intake <view>')
+      .description('`intake log`: requests the intake sources received, newest first, with what each became')
       .option('--source <name>', 'only this source (a name under intake.sources)')
       .option('--limit <n>', 'at most this many requests', '50'),
   ).action(
-    action(async (opts: Record<string, unknown>) => {
+    action(async (view: string, opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
+      if (view !== 'log') throw new RunwardenError('USAGE', `runwarden intake shows: log; got ${view}`);
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new RunwardenError('USAGE', `--limit must be a whole number of at least 1; got ${String(opts.limit)}`);
       const { listIntakeEvents } = await import('../../store/intake-log.js');
