@@ -20,7 +20,8 @@ import { cancel, type ActionContext } from '../orchestrator/operator.js';
 import type { IntakeVars } from '../runbook/cel.js';
 import type { Db } from '../store/db.js';
 import { insertIntakeEvent, insertTaskOrigin, taskOrigin, type IntakeEventRow, type IntakeUnitResult } from '../store/intake-log.js';
-import { getTask, type TaskRow } from '../store/tasks.js';
+import { taskByExternalRef } from '../store/intake.js';
+import type { TaskRow } from '../store/tasks.js';
 import { originTarget } from './origin.js';
 import { deliveryIdOf, signatureProblem, type Headers } from './verify.js';
 import { enqueueOutcome } from './writeback.js';
@@ -121,9 +122,9 @@ function notStarted(t: TaskRow): boolean {
 async function resolveUnit(deps: IntakeDeps, source: ResolvedIntakeSource, unit: string, externalRef: unknown, now: Date): Promise<IntakeUnitResult> {
   if (typeof externalRef !== 'string' || !externalRef) return { unit, result: 'ignored', reason: 'resolved, but the mapping gives no externalRef to find its task by' };
   const base = { unit, externalRef };
-  const task = await getTask(deps.db, externalRef);
+  const task = await taskByExternalRef(deps.db, externalRef);
   const origin = task ? await taskOrigin(deps.db, task.id) : undefined;
-  if (!task || task.externalRef !== externalRef) return { ...base, result: 'ignored', reason: 'resolved; no task has this externalRef' };
+  if (!task) return { ...base, result: 'ignored', reason: 'resolved; no task has this externalRef' };
   if (origin?.source !== source.name) return { ...base, taskId: task.id, result: 'ignored', reason: `resolved; task ${task.id} did not come from source ${source.name}` };
   if (source.onResolved === 'ignore') return { ...base, taskId: task.id, result: 'ignored', reason: 'resolved; onResolved is ignore' };
   if (!notStarted(task)) return { ...base, taskId: task.id, result: 'ignored', reason: `resolved; task ${task.id} has started (${task.state}), so it runs on` };

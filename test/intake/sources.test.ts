@@ -186,4 +186,11 @@ describeBackends('intake sources', ({ db }) => {
     expect(await latestLog('alerts')).toMatchObject({ outcome: 'invalid' });
     expect((await am('{"version": "4", "alerts": [')).statusCode).toBe(400);
   });
+
+  it('holds a source to the intake size limit (413), read no further than the limit', async () => {
+    const huge = JSON.stringify({ version: '4', alerts: [], padding: 'x'.repeat(config.intake.maxRequestBytes) });
+    const res = await am(huge);
+    expect(res.statusCode).toBe(413);
+    expect((res.json() as { error: { code: string } }).error.code).toBe('REQUEST_TOO_LARGE');
+  });
 });
