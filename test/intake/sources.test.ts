@@ -76,6 +76,16 @@ describeBackends('intake sources', ({ db }) => {
     expect(refs).toHaveLength(2);
   });
 
+  it('the same group delivered three times at once still makes one task per alert', async () => {
+    const body = await group('g4');
+    const answers = await Promise.all([am(body), am(body), am(body)]);
+    const results = answers.flatMap((a) => (a.json() as { results: Array<{ unit: string; result: string; taskId?: string }> }).results);
+    expect(results.filter((r) => r.result === 'created')).toHaveLength(2);
+    expect(results.filter((r) => r.result === 'deduplicated')).toHaveLength(4);
+    for (const unit of ['alerts[0]', 'alerts[1]']) expect(new Set(results.filter((r) => r.unit === unit).map((r) => r.taskId)).size).toBe(1);
+    expect((await listTasks(db(), { limit: 500 })).filter((t) => t.externalRef?.includes('g4@'))).toHaveLength(2);
+  });
+
   it('refuses an Alertmanager request without an intake token (401) and records it', async () => {
     const body = await group('g2');
     expect((await post('alerts', body)).statusCode).toBe(401);
