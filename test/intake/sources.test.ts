@@ -86,6 +86,16 @@ describeBackends('intake sources', ({ db }) => {
     expect((await listTasks(db(), { limit: 500 })).filter((t) => t.externalRef?.includes('g4@'))).toHaveLength(2);
   });
 
+  it('an alert the mapping cannot evaluate is refused with the expression and why, and its neighbours go on', async () => {
+    const body = await group('g5', (g) => {
+      delete (g.alerts[0]!.labels as Record<string, unknown>).service;
+    });
+    const out = (await am(body)).json() as { results: Array<{ result: string; reason?: string }> };
+    expect(out.results.map((r) => r.result)).toEqual(['refused', 'created', 'excluded']);
+    expect(out.results[0]!.reason).toMatch(/mapping failed: expression `\{'service': event\.labels\.service\}` failed: No such key: service/);
+    expect((await latestLog('alerts')).summary).toEqual({ refused: 1, created: 1, excluded: 1 });
+  });
+
   it('refuses an Alertmanager request without an intake token (401) and records it', async () => {
     const body = await group('g2');
     expect((await post('alerts', body)).statusCode).toBe(401);
