@@ -1,7 +1,7 @@
 /**
  * The deployment config the intake tests run with: one source of each type, written as YAML and
- * loaded through loadConfig (so the CEL mappings go through the load-time checks), plus the
- * helpers that sign a body the way each vendor does.
+ * loaded through loadConfig (so the CEL mappings go through the load-time checks), and each
+ * vendor's way of signing a body.
  */
 import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
