@@ -163,6 +163,29 @@ describeBackends('write-back to the origin', ({ db }) => {
     expect(ledger.map((e) => e.data.ok)).toEqual([false, true]);
   });
 
+  it('pagerduty, github and webhook each hear the escalation with the packet summary and the recommended action', async () => {
+    const pdBody = (await fixture('pagerduty-incident-triggered.json')).replaceAll('PGR0VU2', 'PWB0002').replace('"summary": "billing-api"', '"summary": "wb-esc-pd"');
+    const ghBody = (await fixture('github-issues-opened.json')).replace('"number": 42', '"number": 78').replace('service: billing-api', 'service: wb-esc-gh');
+    const hookBody = JSON.stringify({ type: 'restart.requested', ticket: 'CHG-WB3', service: 'wb-esc-hook', requester: 'change-board' });
+    const ids = [await fromSource('pd', pdBody, sign.pagerduty(pdBody)), await fromSource('gh', ghBody, sign.github(ghBody)), await fromSource('hook', hookBody, sign.webhook(hookBody, 'msg_wb3'))];
+    for (const svc of ['wb-esc-pd', 'wb-esc-gh', 'wb-esc-hook']) {
+      sim.setService(svc, { status: 'degraded' });
+      sim.fault({ method: 'POST', path: `/services/${svc}/restart`, status: 403 });
+    }
+    await work();
+    for (const id of ids) expect((await getTask(db(), id))!.state).toBe('escalated');
+    expect(await deliver()).toMatchObject({ delivered: 3 });
+    const to = (prefix: string) => seen.find((r) => r.url.startsWith(prefix))!;
+    const pd = JSON.parse(to(`${PD_API}/incidents/PWB0002/notes`).body) as { note: { content: string } };
+    expect(pd.note.content).toMatch(new RegExp(`runwarden task ${ids[0]} escalated\nt-restart for wb-esc-pd.*\nRecommended: `, 's'));
+    const gh = JSON.parse(to(`${GH_API}/repos/acme/ops-requests/issues/78/comments`).body) as { body: string };
+    expect(gh.body).toMatch(/Recommended: \w+/);
+    expect(gh.body).toContain(`https://runwarden.example.test/tasks/${ids[1]}`);
+    const hook = JSON.parse(to(OUT_URL).body) as { type: string; data: { taskId: string; state: string; recommendation: { action: string } } };
+    expect(hook).toMatchObject({ type: 'task.escalated', data: { taskId: ids[2], state: 'escalated' } });
+    expect(hook.data.recommendation.action).toEqual(expect.any(String));
+  });
+
   it('webhook: the outcome is POSTed signed per Standard Webhooks, and a rejected request is told too', async () => {
     const good = JSON.stringify({ type: 'restart.requested', ticket: 'CHG-WB1', service: 'wb-hook', requester: 'change-board' });
     const id = await fromSource('hook', good, sign.webhook(good, 'msg_wb1'));
