@@ -19,7 +19,7 @@ function base32(bytes: Uint8Array): string {
   return out;
 }
 
-export function newId(prefix: 'tsk' | 'pkt' | 'cb' | 'wrk'): string {
+export function newId(prefix: 'tsk' | 'pkt' | 'cb' | 'wrk' | 'iev'): string {
   return `${prefix}_${base32(randomBytes(13)).slice(0, 20)}`;
 }
 

@@ -13,6 +13,7 @@
 import { createExecutor, type Advisor, type Executor } from './agents/index.js';
 import type { DeploymentConfig } from './config/index.js';
 import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
+import { deliverWritebacks, withWritebacks } from './intake/writeback.js';
 import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
 import { AckWatch } from './escalation/ack-watch.js';
@@ -91,7 +92,8 @@ export interface Service {
 /** Builds the worker with its escalation hooks and outbox deliverer, from one runtime. */
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
   const publicUrl = o.publicUrl ?? rt.config.publicUrl;
-  const escalation = escalationHooks(rt, publicUrl ? { publicUrl } : {});
+  // Source-made tasks also tell their ticket how they went (src/intake/writeback.ts).
+  const escalation = withWritebacks(escalationHooks(rt, publicUrl ? { publicUrl } : {}), { config: rt.config, ...(publicUrl ? { publicUrl } : {}) });
   const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(publicUrl ? { publicUrl } : {}) };
   const escalates = !o.roles || o.roles.includes('escalation');
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
@@ -110,8 +112,13 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     // being away is said once by the database handle, not once per pass here.
     // Deliveries are the escalation role's work: a worker without it leaves the outbox to one with it.
     onIdle: () =>
-      (escalates ? delivery.deliver() : Promise.resolve(undefined)).then(
-        (stats) => void (stats && o.onDelivered?.(stats)),
+      Promise.all([
+        escalates ? delivery.deliver() : undefined,
+        escalates && Object.keys(rt.config.intakeSources).length
+          ? deliverWritebacks({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, ...(o.clock ? { now: () => o.clock!.now() } : {}) })
+          : undefined,
+      ]).then(
+        ([stats]) => void (stats && o.onDelivered?.(stats)),
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
         },

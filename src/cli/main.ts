@@ -34,6 +34,7 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
     (name) => [name, actions] as const,
   ),
   ['submit', () => import('./commands/submit.js')],
+  ['intake', () => import('./commands/intake.js')],
   ['tasks', () => import('./commands/tasks.js')],
   ['audit', () => import('./commands/audit.js')],
   ['show', () => import('./commands/show.js')],

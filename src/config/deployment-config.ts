@@ -6,6 +6,7 @@
 import { LISTED_ENV } from '../runbook/cel-hints.js';
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_DEPTH } from './schema.js';
 import type { WorkRole } from '../lifecycle/vocabulary.js';
+import type { ResolvedIntakeSource } from './intake-sources.js';
 import type { ApiToken } from './tokens.js';
 
 /** A sink with its secrets resolved. `name` is its key under `sinks`. */
@@ -36,6 +37,8 @@ export interface DeploymentConfig {
   /** Every name listed under `env:`, set or not (what a runbook's `env.NAME` is checked against). */
   readonly envNames: readonly string[];
   readonly intake: Readonly<IntakeLimits>;
+  /** Intake sources by name (`intake.sources`), each served at `POST /v1/intake/<name>`. */
+  readonly intakeSources: Readonly<Record<string, ResolvedIntakeSource>>;
   /**
    * Secret and sink fields left unresolved because the config was loaded with `secrets: 'if-set'`
    * (`secrets.NAME`, `sinks.NAME.field`): such a config serves reading, never sending.
@@ -71,6 +74,7 @@ export interface DeploymentConfigParts {
   /** Default: the keys of `env`. */
   envNames?: string[];
   intake?: Partial<IntakeLimits>;
+  intakeSources?: Record<string, ResolvedIntakeSource>;
   unresolved?: string[];
   secrets?: Record<string, string>;
   secretGrants?: Record<string, WorkRole[]>;
@@ -115,6 +119,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
   const secretSet = new Set<string>([
     ...Object.values(secrets),
     ...Object.values(sinks).flatMap(sinkCredentials),
+    ...Object.values(parts.intakeSources ?? {}).flatMap((s) => [s.secret, s.writeBack?.token, s.writeBack?.secret].filter((v): v is string => Boolean(v))),
     ...(parts.secretValues ?? []),
   ]);
   secretSet.delete('');
@@ -124,6 +129,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
     env,
     envNames,
     intake: Object.freeze({ ...DEFAULT_INTAKE_LIMITS, ...parts.intake }),
+    intakeSources: Object.freeze({ ...parts.intakeSources }),
     unresolved: Object.freeze([...(parts.unresolved ?? [])]),
     secrets,
     secretGrants: Object.freeze(Object.fromEntries(Object.entries(parts.secretGrants ?? {}).map(([k, v]) => [k, Object.freeze([...v])]))),
@@ -143,6 +149,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
         Object.entries(sinks).map(([k, s]) => [k, Object.fromEntries(Object.entries(s).map(([f, v]) => [f, f === 'type' || f === 'name' ? v : hide(v)]))]),
       ),
       routes,
+      intakeSources: Object.fromEntries(Object.values(parts.intakeSources ?? {}).map((s) => [s.name, { type: s.type, signed: Boolean(s.secret), onResolved: s.onResolved, writeBack: Boolean(s.writeBack) }])),
       tokens: tokens.map((t) => ({ name: t.name, role: t.role })),
       ...(parts.publicUrl ? { publicUrl: parts.publicUrl } : {}),
     }),

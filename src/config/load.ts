@@ -13,6 +13,7 @@ import { didYouMean, valueAt, YamlSource, zodIssueProblems } from './problems.js
 import { mayStayUnresolved, resolveValue, type ResolveContext } from './resolve.js';
 import type { WorkRole } from '../lifecycle/vocabulary.js';
 import { ConfigFile, IntakeLimits, SINK_SCHEMAS, SecretEntry, SecretRef, TokenEntry, TokensFile, type SinkType } from './schema.js';
+import { IntakeMapping, IntakeSource, resolveIntakeSources, WriteBack } from './intake-sources.js';
 import { resolveSinks } from './sinks.js';
 import type { ApiToken } from './tokens.js';
 
@@ -53,6 +54,10 @@ function configKeys(path: Path, data: unknown): readonly string[] {
   if (path.length === 0) return Object.keys(ConfigFile.shape);
   if (section === 'tokens' && path.length === 1) return ['file'];
   if (section === 'intake' && path.length === 1) return Object.keys(IntakeLimits.shape);
+  if (section === 'intake' && name === 'sources' && path.length === 3) return Object.keys(IntakeSource.shape);
+  if (section === 'intake' && name === 'sources' && path[4] === undefined && path[3] === 'mapping') return Object.keys(IntakeMapping.shape);
+  if (section === 'intake' && name === 'sources' && path[4] === undefined && path[3] === 'writeBack') return Object.keys(WriteBack.shape);
+  if (section === 'intake' && name === 'sources' && path.length === 5) return REF_KEYS;
   if (section === 'secrets' && path.length === 2) return SECRET_KEYS;
   if (section === 'sinks' && path.length === 2) {
     const type = valueAt(data, ['sinks', name!, 'type']);
@@ -190,6 +195,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
   const unresolved: string[] = [];
   const secrets = await resolveSecrets(src, valueAt(data, ['secrets']), ctx, problems, unresolved, opts.roles);
   const sinks = await resolveSinks(src, valueAt(data, ['sinks']), ctx, problems);
+  const sources = await resolveIntakeSources(src, valueAt(data, ['intake', 'sources']), ctx, problems);
   checkRoutes(src, data, problems);
   const tokens = await loadTokens(src, data, ctx, cwd, problems);
   if (problems.length || !parsed.success) throw invalid(file, problems);
@@ -200,7 +206,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
     env: Object.fromEntries(allowed.map((name) => [name, env[name]!])),
     envNames: parsed.data.env,
     intake: { maxRequestBytes: parsed.data.intake.maxRequestSize, maxDepth: parsed.data.intake.maxDepth },
-    unresolved: [...unresolved, ...sinks.unresolved],
+    intakeSources: sources.sources,
+    unresolved: [...unresolved, ...sinks.unresolved, ...sources.unresolved],
     secrets: secrets.values,
     secretGrants: secrets.grants,
     sinks: sinks.sinks,
@@ -208,6 +215,6 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
     tokens,
     ...(parsed.data.tokens ? { tokensFile: resolvePath(dirname(abs), parsed.data.tokens.file) } : {}),
     ...(parsed.data.publicUrl ? { publicUrl: parsed.data.publicUrl } : {}),
-    secretValues: sinks.fromRefs,
+    secretValues: [...sinks.fromRefs, ...sources.secretValues],
   });
 }

@@ -5,26 +5,10 @@
  */
 import { z } from 'zod';
 import { ROLES, WORK_ROLES } from '../lifecycle/vocabulary.js';
+import { IntakeSource } from './intake-sources.js';
+import { EnvName, SecretRef, StringOrRef } from './schema-parts.js';
 
-/** Environment variable names as POSIX shells accept them. */
-export const EnvName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name: letters, digits and _, not starting with a digit')
-  .describe('an environment variable name');
-
-/** Where a secret comes from: exactly one of an environment variable or a file. */
-export const SecretRef = z
-  .strictObject({
-    env: EnvName.optional().describe('read from this environment variable'),
-    file: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('read from this file (relative to the config file); one trailing newline is dropped'),
-  })
-  .refine((r) => (r.env === undefined) !== (r.file === undefined), 'give exactly one of env or file')
-  .describe('a value read at start from the environment or a file');
-export type SecretRef = z.infer<typeof SecretRef>;
+export { EnvName, SecretRef, StringOrRef };
 
 /**
  * A secret runbooks read as `secrets.NAME`: where it comes from, and the roles granted it
@@ -49,11 +33,6 @@ export const SecretEntry = z
   .describe('a secret read at start from the environment or a file, granted to roles');
 export type SecretEntry = z.infer<typeof SecretEntry>;
 
-/** A string written inline, or a reference to one held elsewhere (and so treated as secret). */
-export const StringOrRef = z
-  .union([z.string().min(1), SecretRef], { error: 'expected a string, { env: VAR } or { file: path }' })
-  .describe('a string, or { env: VAR } / { file: path } to keep it out of the file');
-export type StringOrRef = z.infer<typeof StringOrRef>;
 
 /** Default PagerDuty Events API v2 endpoint. */
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -137,6 +116,10 @@ export const IntakeLimits = z
       .max(1000)
       .default(DEFAULT_MAX_REQUEST_DEPTH)
       .describe(`deepest nesting accepted in a task request (the request object is level 1); default ${DEFAULT_MAX_REQUEST_DEPTH}`),
+    sources: z
+      .record(z.string(), IntakeSource)
+      .default({})
+      .describe('intake sources by name, each served at POST /v1/intake/<name>; default none'),
   })
   .describe('limits on task requests, checked before anything is stored');
 
@@ -164,7 +147,7 @@ export const ConfigFile = z
       .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://runwarden.example.com' })
       .optional()
       .describe('the URL people reach `runwarden serve` at (behind a reverse proxy: its public address); packets link to tasks under it; default none (no links)'),
-    intake: IntakeLimits.default({ maxRequestSize: DEFAULT_MAX_REQUEST_BYTES, maxDepth: DEFAULT_MAX_REQUEST_DEPTH }).describe(
+    intake: IntakeLimits.default({ maxRequestSize: DEFAULT_MAX_REQUEST_BYTES, maxDepth: DEFAULT_MAX_REQUEST_DEPTH, sources: {} }).describe(
       'limits on task requests; default 256KiB and 32 levels',
     ),
   })

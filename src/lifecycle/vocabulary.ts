@@ -202,6 +202,7 @@ export const EVENT_TYPES = [
   'agent.proposal',
   'packet.emitted',
   'packet.delivery',
+  'writeback.delivery',
   'operator.action',
   'schedule.fired',
   'escalation.reescalated',

@@ -169,16 +169,17 @@ function sameRequestOrConflict(existing: TaskRow, next: Comparable): { task: Tas
   );
 }
 
-/**
- * Takes one task request: refuses it before anything is stored when it is over the limits, when
- * its externalRef names a task made from a different request, or when its class's runbook does
- * not load; otherwise stores it `queued` or `rejected` (see the module comment). A repeated
- * request returns the existing task with `created: false`.
- */
-export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unknown, opts: IntakeOptions): Promise<{ task: TaskRow; created: boolean; rejection?: Rejection }> {
-  checkRequestLimits(request, opts.limits ?? DEFAULT_INTAKE_LIMITS);
-  const actor = opts.actor ?? 'intake';
-  const id = newId('tsk');
+/** A request read far enough to look for the task it may repeat (no runbook needed yet). */
+export interface RequestParts {
+  request: unknown;
+  parsed: ReturnType<typeof TaskRequest.safeParse>;
+  comparable: Comparable;
+  externalRef: string | null;
+}
+
+/** Checks the limits and reads the parts a repeat is compared on. Throws REQUEST_TOO_LARGE. */
+export function requestParts(request: unknown, limits: IntakeLimits = DEFAULT_INTAKE_LIMITS): RequestParts {
+  checkRequestLimits(request, limits);
   const parsed = TaskRequest.safeParse(request);
   const raw = (typeof request === 'object' && request !== null ? request : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === 'string' && v.length > 0 ? v : null);
@@ -189,10 +190,30 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
     priority: parsed.success ? parsed.data.priority : 0,
   };
   const externalRef = parsed.success ? (parsed.data.externalRef ?? null) : str(raw.externalRef);
-  // A repeat is answered from the task it repeats, whatever the runbooks look like now.
-  const prior = externalRef ? await taskByExternalRef(db, externalRef) : undefined;
-  if (prior) return withRejection(sameRequestOrConflict(prior, comparable));
+  return { request, parsed, comparable, externalRef };
+}
 
+/** The existing task when `parts` repeats it; EXTERNAL_REF_CONFLICT when it differs. */
+export function repeatOf(existing: TaskRow, parts: RequestParts): { task: TaskRow; created: false; rejection?: Rejection } {
+  return withRejection(sameRequestOrConflict(existing, parts.comparable)) as { task: TaskRow; created: false; rejection?: Rejection };
+}
+
+/** What intake decided for a request that repeats nothing: the row to insert, and the runbook version it starts on. */
+export interface PreparedTask {
+  task: NewTask;
+  accepted?: CompiledRunbook;
+  rejection?: Rejection;
+}
+
+/**
+ * Decides a new request without the database: `queued` with its steps, or `rejected` with every
+ * reason. Throws RUNBOOK_INVALID for a class whose runbook does not load. Pure: bulk intake
+ * decides a batch, then stores it in one statement.
+ */
+export function prepareTask(runbooks: IntakeRunbooks, parts: RequestParts, opts: Pick<IntakeOptions, 'now' | 'env' | 'secrets' | 'actor'>): PreparedTask {
+  const actor = opts.actor ?? 'intake';
+  const id = newId('tsk');
+  const { parsed, comparable, externalRef } = parts;
   let rejection: Rejection | undefined;
   let runbook: CompiledRunbook | undefined;
   let req: TaskRequest | undefined;
@@ -240,42 +261,54 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   }
   const steps: Record<string, StepRecord> = {};
   if (runbook && !rejection) for (const s of runbook.steps) steps[s.id] = { status: 'pending', attempts: 0, captures: {} };
-  // The version the task starts with is stored first: the task runs on it to the end.
   const accepted = runbook && !rejection ? runbook : undefined;
-  if (accepted) await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, opts.now);
   // The plan's steps and which inputs are sensitive go into the ledger with the acceptance, so a
   // view shows the steps in order and masks the inputs without loading the runbooks (and still
   // does once the runbook is no longer loaded).
   const plan = accepted ? { steps: accepted.steps.map((s) => s.id), sensitiveInputs: [...accepted.sensitiveInputs] } : {};
-  const result = await insertTask(
-    db,
-    {
-      id,
-      externalRef,
-      ...comparable,
-      runbookId: runbook?.id ?? null,
-      runbookVersion: runbook?.version ?? null,
-      runbookHash: accepted?.hash ?? null,
-      state: rejection ? 'rejected' : 'queued',
-      steps,
-      retryLimit: runbook && !rejection ? runbook.policy.retryBudget : 0,
-      deadlineAt: runbook && !rejection ? new Date(opts.now.getTime() + runbook.policy.deadlineMs) : null,
-      rejection: rejection ?? null,
-      awaitingRole: accepted ? firstRoleOf(accepted) : null,
-      concurrency: accepted ? concurrency : null,
-      event: rejection
-        ? { type: 'intake.rejected', actor, data: { kind: rejection.kind, problems: rejection.problems } }
-        : {
-            type: 'intake.accepted',
-            actor,
-            data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan },
-          },
-    },
-    opts.now,
-  );
+  const task: NewTask = {
+    id,
+    externalRef,
+    ...comparable,
+    runbookId: runbook?.id ?? null,
+    runbookVersion: runbook?.version ?? null,
+    runbookHash: accepted?.hash ?? null,
+    state: rejection ? 'rejected' : 'queued',
+    steps,
+    retryLimit: runbook && !rejection ? runbook.policy.retryBudget : 0,
+    deadlineAt: runbook && !rejection ? new Date(opts.now.getTime() + runbook.policy.deadlineMs) : null,
+    rejection: rejection ?? null,
+    awaitingRole: accepted ? firstRoleOf(accepted) : null,
+    concurrency: accepted ? concurrency : null,
+    event: rejection
+      ? { type: 'intake.rejected', actor, data: { kind: rejection.kind, problems: rejection.problems } }
+      : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan } },
+  };
+  return { task, ...(accepted ? { accepted } : {}), ...(rejection ? { rejection } : {}) };
+}
+
+/** Stores the runbook version a task starts on (before the task: it runs on it to the end). */
+export async function saveStartingVersion(db: Db, accepted: CompiledRunbook, now: Date): Promise<void> {
+  await saveRunbookVersion(db, { hash: accepted.hash, runbookId: accepted.id, version: accepted.version, file: accepted.file, source: accepted.source }, now);
+}
+
+/**
+ * Takes one task request: refuses it before anything is stored when it is over the limits, when
+ * its externalRef names a task made from a different request, or when its class's runbook does
+ * not load; otherwise stores it `queued` or `rejected` (see the module comment). A repeated
+ * request returns the existing task with `created: false`.
+ */
+export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unknown, opts: IntakeOptions): Promise<{ task: TaskRow; created: boolean; rejection?: Rejection }> {
+  const parts = requestParts(request, opts.limits ?? DEFAULT_INTAKE_LIMITS);
+  // A repeat is answered from the task it repeats, whatever the runbooks look like now.
+  const prior = parts.externalRef ? await taskByExternalRef(db, parts.externalRef) : undefined;
+  if (prior) return repeatOf(prior, parts);
+  const prepared = prepareTask(runbooks, parts, opts);
+  if (prepared.accepted) await saveStartingVersion(db, prepared.accepted, opts.now);
+  const result = await insertTask(db, prepared.task, opts.now);
   // Another request with this ref won the insert meanwhile: the same rule as a repeat.
-  if (!result.created) return withRejection(sameRequestOrConflict(result.task, comparable));
-  if (!rejection) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
+  if (!result.created) return repeatOf(result.task, parts);
+  if (!prepared.rejection) await db.notify(WAKE_CHANNEL, prepared.task.id).catch(() => undefined);
   return withRejection(result);
 }
 

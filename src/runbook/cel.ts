@@ -63,8 +63,8 @@ const RESULT_HINT =
 type Parsed = ReturnType<Environment['parse']>;
 
 /** Parses and type-checks one expression. */
-function checkSource(source: string, scope: CelScope): { parsed: Parsed; refs: CelRef[] } | { error: CelError } {
-  const env = ENVIRONMENTS[scope];
+function checkSource(source: string, scope: CelScope | Environment): { parsed: Parsed; refs: CelRef[]; type?: string } | { error: CelError } {
+  const env = typeof scope === 'string' ? ENVIRONMENTS[scope] : scope;
   let parsed: Parsed;
   try {
     parsed = env.parse(source);
@@ -73,7 +73,7 @@ function checkSource(source: string, scope: CelScope): { parsed: Parsed; refs: C
   }
   const checked = env.check(source);
   if (!checked.valid) return { error: toCelError(checked.error, source) };
-  return { parsed, refs: collectRefs(parsed.ast) };
+  return { parsed, refs: collectRefs(parsed.ast), ...(checked.type ? { type: String(checked.type) } : {}) };
 }
 
 function toCelError(err: unknown, source: string): CelError {
@@ -206,4 +206,52 @@ function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   return typeof value === 'object' ? 'a map' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/**
+ * The names an intake mapping sees (deployment config `intake.sources.NAME.mapping`): `payload`
+ * (the request body as JSON), `event` (the unit being mapped: one alert of an Alertmanager group,
+ * else the payload itself), `headers` (lower-case names) and `env` (the listed variables).
+ */
+const intakeEnvironment = new Environment({ homogeneousAggregateLiterals: false })
+  .registerVariable('payload', 'dyn', { description: 'The request body, parsed as JSON.' })
+  .registerVariable('event', 'dyn', { description: 'The unit mapped: one alert of an Alertmanager group, else the payload.' })
+  .registerVariable('headers', 'map<string, string>', { description: 'The request headers, names in lower case.' })
+  .registerVariable('env', 'map<string, string>', { description: 'Environment variables the deployment config lists.' });
+
+/** What an intake mapping expression is evaluated over. */
+export interface IntakeVars {
+  payload: unknown;
+  event: unknown;
+  headers: Record<string, string>;
+  env: Record<string, string>;
+}
+
+/** A compiled intake mapping expression. `type` is the checker's result type (`string`, `dyn`, ...). */
+export interface IntakeExpr {
+  source: string;
+  type: string;
+  evaluate(vars: IntakeVars): unknown;
+}
+
+/** Parses and type-checks an intake mapping expression (the same checker as runbook expressions). */
+export function compileIntakeExpr(source: string): { expr: IntakeExpr } | { error: CelError } {
+  const checked = checkSource(source, intakeEnvironment);
+  if ('error' in checked) return checked;
+  const { parsed } = checked;
+  return {
+    expr: {
+      source,
+      type: checked.type ?? 'dyn',
+      evaluate(vars) {
+        try {
+          return fromCel(parsed({ payload: toCel(vars.payload ?? null), event: toCel(vars.event ?? null), headers: vars.headers, env: vars.env }));
+        } catch (err) {
+          const e = err as { summary?: string; message?: string; code?: string };
+          const why = e.summary ?? e.message?.split('\n')[0] ?? String(err);
+          throw new RunwardenError('EXPRESSION_FAILED', `expression \`${source}\` failed: ${why}`, { details: { expression: source }, cause: err });
+        }
+      },
+    },
+  };
 }

@@ -83,3 +83,66 @@ export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task:
   if (!existing) throw new Error(`task ${t.id} was neither inserted nor found by externalRef ${String(t.externalRef)}`);
   return { task: existing, created: false };
 }
+
+/** The tasks with these externalRefs, by externalRef (one query, for a batch). */
+export async function tasksByExternalRefs(db: Db, refs: string[]): Promise<Map<string, TaskRow>> {
+  if (!refs.length) return new Map();
+  const rows = await db.query<Record<string, unknown>>('SELECT * FROM tasks WHERE external_ref = ANY($1::text[])', [refs], { name: 'rw_tasks_by_external_refs' });
+  return new Map(rows.map((r) => [r.external_ref as string, mapTaskRow(r)]));
+}
+
+const INSERT_MANY_SQL = `
+WITH d AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS d(
+    ord int, id text, external_ref text, task_class text, runbook_id text, runbook_version int, runbook_hash text,
+    requested_by text, input jsonb, priority int, state text, steps jsonb, retry_limit int, deadline_at timestamptz,
+    rejection jsonb, ev_type text, ev_actor text, ev_data jsonb,
+    awaiting_role text, concurrency_key text, concurrency_limit int)
+), t AS (
+  INSERT INTO tasks (id, external_ref, task_class, runbook_id, runbook_version, requested_by, input, priority, state,
+                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at, runbook_hash,
+                     awaiting_role, concurrency_key, concurrency_limit)
+  SELECT id, external_ref, task_class, runbook_id, runbook_version, requested_by, input, priority, state,
+         steps, retry_limit, deadline_at, rejection, 1, $2, $2, runbook_hash,
+         awaiting_role, concurrency_key, concurrency_limit FROM d ORDER BY ord
+  ON CONFLICT (external_ref) DO NOTHING
+  RETURNING id
+), ev AS (
+  INSERT INTO events (task_id, seq, at, type, step, actor, data)
+  SELECT d.id, 1, $2, d.ev_type, NULL, d.ev_actor, d.ev_data FROM d JOIN t ON t.id = d.id
+)
+SELECT id FROM t`;
+
+/**
+ * Inserts many decided tasks, each with its first ledger event, in ONE statement; a task whose
+ * externalRef is taken meanwhile is skipped (ON CONFLICT), as insertTask does. Returns the ids
+ * inserted. The externalRefs must be distinct within the call.
+ */
+export async function insertTasks(db: Db, tasks: NewTask[], now: Date): Promise<Set<string>> {
+  if (!tasks.length) return new Set();
+  const rows = tasks.map((t, ord) => ({
+    ord,
+    id: t.id,
+    external_ref: t.externalRef,
+    task_class: t.taskClass,
+    runbook_id: t.runbookId,
+    runbook_version: t.runbookVersion,
+    runbook_hash: t.runbookHash ?? null,
+    requested_by: t.requestedBy,
+    input: t.input,
+    priority: t.priority,
+    state: t.state,
+    steps: t.steps,
+    retry_limit: t.retryLimit,
+    deadline_at: t.deadlineAt?.toISOString() ?? null,
+    rejection: t.rejection,
+    ev_type: t.event.type,
+    ev_actor: t.event.actor,
+    ev_data: t.event.data,
+    awaiting_role: t.awaitingRole ?? null,
+    concurrency_key: t.concurrency?.key ?? null,
+    concurrency_limit: t.concurrency?.limit ?? null,
+  }));
+  const out = await db.query<{ id: string }>(INSERT_MANY_SQL, [JSON.stringify(rows), now], { name: 'rw_insert_tasks' });
+  return new Set(out.map((r) => r.id));
+}

@@ -275,3 +275,77 @@ export const scheduleEvents = pgTable(
   },
   (t) => [primaryKey({ columns: [t.runbookId, t.seq] }), check('schedule_events_type_check', sql`${t.type} in (${inList(SCHEDULE_EVENT_TYPES)})`)],
 );
+
+/**
+ * Every request an intake source received (`POST /v1/intake/<source>`), with what it became:
+ * per unit (one alert of a group, or the payload) the task made, deduplicated, rejected or
+ * refused and why, the events the mapping excluded, and the resolutions. Refused requests (bad
+ * signature, no credential, unreadable body) are recorded too, so a mapping that matches nothing
+ * and a sender with the wrong secret are both visible (`runwarden intake log`).
+ */
+export const intakeEvents = pgTable(
+  'intake_events',
+  {
+    id: text('id').primaryKey(),
+    source: text('source').notNull(),
+    sourceType: text('source_type').notNull(),
+    receivedAt: ts('received_at').notNull(),
+    /** The sender's id of the delivery (X-GitHub-Delivery, webhook-id, ...), when it gives one. */
+    deliveryId: text('delivery_id'),
+    /** `processed`, or why the request was refused: `unauthorized`, `invalid`. */
+    outcome: text('outcome').notNull(),
+    /** Counts by result: created, deduplicated, rejected, refused, excluded, cancelled, ignored. */
+    summary: jsonb('summary').notNull().default({}),
+    /** One entry per unit: `{ unit, result, taskId?, externalRef?, reason? }`. */
+    results: jsonb('results').notNull().default([]),
+    error: text('error'),
+  },
+  (t) => [index('intake_events_source_idx').on(t.source, t.receivedAt), check('intake_events_outcome_check', sql`${t.outcome} in ('processed', 'unauthorized', 'invalid')`)],
+);
+
+/**
+ * Where a task came from when an intake source made it: the source and the ticket to write the
+ * outcome back to (an incident id, an issue key, a repository and issue number).
+ */
+export const taskOrigins = pgTable('task_origins', {
+  taskId: text('task_id')
+    .primaryKey()
+    .references(() => tasks.id, { onDelete: 'cascade' }),
+  source: text('source').notNull(),
+  sourceType: text('source_type').notNull(),
+  target: jsonb('target').notNull().default({}),
+  createdAt: ts('created_at').notNull(),
+});
+
+/**
+ * The write-back outbox: one row per outcome to tell a task's origin (its escalation, its end),
+ * written in the transaction that changed the task, delivered with retries like the packet
+ * outbox (a claim is a lease: `attempts` bumped, `next_attempt_at` pushed past the send).
+ */
+export const writebacks = pgTable(
+  'writebacks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    source: text('source').notNull(),
+    /** `escalated` or `ended`. */
+    kind: text('kind').notNull(),
+    /** Deduplicates: the task and the ledger sequence number of the change. */
+    key: text('key').notNull(),
+    body: jsonb('body').notNull(),
+    state: text('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    deliveredAt: ts('delivered_at'),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('writebacks_key_key').on(t.key),
+    index('writebacks_due_idx').on(t.state, t.nextAttemptAt),
+    check('writebacks_state_check', sql`${t.state} in ('pending', 'delivered', 'dead')`),
+    check('writebacks_kind_check', sql`${t.kind} in ('escalated', 'ended')`),
+  ],
+);

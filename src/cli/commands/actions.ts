@@ -88,16 +88,17 @@ export function register(program: Command): void {
     cmd.action(
       action(async (ref: string, opts: Record<string, unknown>) => {
         const common = commonOptions(opts);
-        const [{ OPERATOR_ACTION_FUNCTIONS }, { escalationHooks }, { ACTION_BODIES, problemsOf }] = await Promise.all([
+        const [{ OPERATOR_ACTION_FUNCTIONS }, { escalationHooks }, { ACTION_BODIES, problemsOf }, { withWritebacks }] = await Promise.all([
           import('../../orchestrator/operator.js'),
           import('../../escalation/hooks.js'),
           import('../../http/schemas.js'),
+          import('../../intake/writeback.js'),
         ]);
         // Operator actions record and queue packets; they run no step and send nothing, so the
         // worker's secrets need not be set here.
         const rt = await runtimeFor(common, 'read');
         try {
-          const ctx = { db: rt.db, runbooks: rt.runbooks, now: new Date(), ...escalationHooks(rt) };
+          const ctx = { db: rt.db, runbooks: rt.runbooks, now: new Date(), ...withWritebacks(escalationHooks(rt), { config: rt.config, ...(rt.config.publicUrl ? { publicUrl: rt.config.publicUrl } : {}) }) };
           const input = {
             operator: String(opts.operator),
             reason: String(opts.reason),

@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import type { IntakeLimits } from '../../config/index.js';
 import { taskRequestFields } from '../../orchestrator/intake.js';
-import { action, commonOptions, ExitCode, printJson, runtimeFor, withCommon } from '../common.js';
+import { action, commonOptions, ExitCode, printJson, runtimeFor, withCommon, type CommonOptions } from '../common.js';
 
 /** The example `submit --help` and the README show. */
 export const SUBMIT_EXAMPLE =
@@ -44,12 +44,19 @@ async function readRequest(file: string, source: string, limits: IntakeLimits): 
 export function register(program: Command): void {
   withCommon(
     program
-      .command('submit <file>')
-      .description('submit one task request (JSON; `-` reads stdin); prints the task id and state, exits 1 when rejected')
+      .command('submit [file]')
+      .description('submit one task request (JSON; `-` reads stdin); prints the task id and state, exits 1 when rejected; --jsonl takes one request per line')
+      .option('--jsonl <file>', 'one task request per line (`-` reads stdin): a result per line and a summary; bad lines are reported and skipped')
+      .option('--batch <n>', 'lines per transaction with --jsonl (default 200)')
       .addHelpText('after', submitHelp),
   ).action(
-    action(async (file: string, opts: Record<string, unknown>) => {
+    action(async (file: string | undefined, opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
+      if (typeof opts.jsonl === 'string') return submitJsonl(opts.jsonl, common, opts);
+      if (file === undefined) {
+        const { RunwardenError } = await import('../../errors.js');
+        throw new RunwardenError('USAGE', 'give the request file (or - for stdin), or --jsonl <file> for one request per line');
+      }
       const [{ parseRequestText, submitTask }, { listEvents }, { taskView }, { formatRejection }, { loadDeploymentConfig }] = await Promise.all([
         import('../../orchestrator/intake.js'),
         import('../../store/events.js'),
@@ -88,4 +95,76 @@ export function register(program: Command): void {
       if (rejected) throw new ExitCode(1);
     }),
   );
+}
+
+/**
+ * `submit --jsonl`: every line through bulk intake, a result per line (`--json`: one JSON object
+ * per line, then the summary as the last line), progress on stderr when it is a terminal, and
+ * exit 1 when any line was rejected or refused.
+ */
+async function submitJsonl(path: string, common: CommonOptions, opts: Record<string, unknown>): Promise<void> {
+  const [{ createReadStream }, { createInterface }, { submitLines }, { loadDeploymentConfig }, { RunwardenError }] = await Promise.all([
+    import('node:fs'),
+    import('node:readline'),
+    import('../../intake/bulk.js'),
+    import('../../runtime.js'),
+    import('../../errors.js'),
+  ]);
+  const batch = opts.batch === undefined ? undefined : Number(opts.batch);
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) throw new RunwardenError('USAGE', `--batch must be a whole number from 1 to 10000, got ${String(opts.batch)}`);
+  const limits = (await loadDeploymentConfig(common.config, 'read')).intake;
+  const stream = path === '-' ? process.stdin : createReadStream(path);
+  const opened = new Promise<void>((resolve, reject) => {
+    if (path === '-') return resolve();
+    stream.once('open', () => resolve());
+    stream.once('error', (err: Error) => reject(new RunwardenError('REQUEST_INVALID', `cannot read ${path}: ${err.message}`, { cause: err })));
+  });
+  await opened;
+  const rt = await runtimeFor(common, 'read', { checkEnv: true });
+  const tty = Boolean(process.stderr.isTTY) && !common.json;
+  const started = Date.now();
+  let done = 0;
+  let lastDraw = 0;
+  const draw = (final = false) => {
+    if (!tty) return;
+    const now = Date.now();
+    if (!final && now - lastDraw < 200) return;
+    lastDraw = now;
+    const rate = Math.round(done / Math.max(0.001, (now - started) / 1000));
+    process.stderr.write(`\r${done} lines submitted (${rate}/s)${final ? '\n' : ''}`);
+  };
+  let bad = false;
+  try {
+    const summary = await submitLines(rt.db, { ...rt.runbooks, unavailable: rt.unavailable }, createInterface({ input: stream, crlfDelay: Infinity }), {
+      now: () => new Date(),
+      env: { ...rt.config.env },
+      secrets: { ...rt.config.secrets },
+      limits,
+      ...(batch ? { batchSize: batch } : {}),
+      onResult: (r) => {
+        done += 1;
+        if (r.result === 'rejected' || r.result === 'refused') bad = true;
+        if (common.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+        else if (r.result === 'created' || r.result === 'deduplicated') {
+          if (!tty) process.stdout.write(`line ${r.line}: ${r.taskId} ${r.state}${r.result === 'deduplicated' ? ` (existing task for externalRef ${r.externalRef})` : ''}\n`);
+        } else {
+          if (tty) process.stderr.write('\r\x1b[K');
+          process.stdout.write(`line ${r.line}: ${r.result}${r.taskId ? ` ${r.taskId}` : ''}: ${r.reason}\n`);
+        }
+        draw();
+      },
+    });
+    draw(true);
+    const seconds = (Date.now() - started) / 1000;
+    if (common.json) process.stdout.write(`${JSON.stringify({ summary: { ...summary, seconds: Number(seconds.toFixed(3)) } })}\n`);
+    else {
+      process.stdout.write(
+        `${summary.lines - summary.blank} requests: ${summary.created} created, ${summary.deduplicated} deduplicated, ${summary.rejected} rejected, ${summary.refused} refused` +
+          ` (${seconds.toFixed(1)}s)\n`,
+      );
+    }
+  } finally {
+    await rt.close();
+  }
+  if (bad) throw new ExitCode(1);
 }
