@@ -251,14 +251,15 @@ SELECT * FROM t`;
 }
 
 /** The states the change may start from, or undefined for any. */
-function allowedFrom(change: Change): TaskState[] | undefined {
+export function allowedFrom(change: Pick<Change, 'to' | 'expect'>): TaskState[] | undefined {
   let allowed: TaskState[] | undefined = change.to ? predecessorsOf(change.to) : undefined;
   const expected = change.expect?.states;
   if (expected) allowed = (allowed ?? [...TASK_STATES]).filter((s) => expected.includes(s));
   return allowed;
 }
 
-async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
+/** Why a change matched no row, read afterwards: TASK_NOT_FOUND, TASK_CHANGED, LEASE_LOST or ILLEGAL_TRANSITION. */
+export async function whyNot(db: Db, change: Pick<Change, 'taskId' | 'now' | 'to' | 'expect'>): Promise<RunwardenError> {
   const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number; event_seq: number; held: boolean }>(
     'SELECT state, lease_owner, lease_epoch, event_seq, (lease_owner IS NOT NULL AND lease_expires_at > $2) AS held FROM tasks WHERE id = $1',
     [change.taskId, change.now],
