@@ -241,10 +241,10 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
         : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan } },
     },
     opts.now,
+    { notify: WAKE_CHANNEL },
   );
   // Another request with this ref won the insert meanwhile: the same rule as a repeat.
   if (!result.created) return withRejection(sameRequestOrConflict(result.task, comparable));
-  if (!rejection) await db.notify(WAKE_CHANNEL, id).catch(() => undefined);
   return withRejection(result);
 }
 

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import { claimTasks, idleStatus, leaseOf, renewLease, type Lease } from '../store/claim.js';
+import { nextDueAt } from '../store/due.js';
 import type { Db } from '../store/db.js';
 import { isDatabaseUnavailable, reconnectDelay } from '../store/outage.js';
 import type { TaskRow } from '../store/tasks.js';
@@ -39,8 +40,15 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Tasks driven at once. Default 4. */
   concurrency?: number;
-  /** Longest wait between looks for due work when nothing wakes the worker. Default 1s. */
+  /** Longest wait between looks for due work while the listener is down (or unavailable). Default 1s. */
   pollMs?: number;
+  /**
+   * Longest wait between looks while the listener is up: new work wakes the worker (NOTIFY),
+   * timed work (retries, timeouts, deadlines, lapsed leases) is looked for when it falls due, so
+   * this only bounds how late work nobody announced is found (a retry another worker scheduled
+   * and then died). Default 30s.
+   */
+  listeningPollMs?: number;
   clock?: Clock;
   env?: Record<string, string>;
   secrets?: Record<string, string>;
@@ -96,6 +104,13 @@ export class Worker {
   private readonly leaseMs: number;
   private readonly concurrency: number;
   private readonly pollMs: number;
+  private readonly listeningPollMs: number;
+  /** The listener is up: no claim polling, wakes come by NOTIFY. */
+  private listening = false;
+  /** A wake came while nobody waited (a claim was in flight): the next wait returns at once. */
+  private wakePending = false;
+  /** When timed work is next due, as last learnt (ms since the epoch, the worker's clock). */
+  private dueAt = Infinity;
   private readonly clock: Clock;
   private readonly active = new Map<string, Active>();
   private stopping = false;
@@ -111,6 +126,7 @@ export class Worker {
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.pollMs = opts.pollMs ?? 1000;
+    this.listeningPollMs = opts.listeningPollMs ?? 30_000;
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -149,13 +165,39 @@ export class Worker {
     this.wake();
   }
 
+  /**
+   * Wakes the loop. With nobody waiting (the loop is inside its claim), the wake is kept for the
+   * next wait: the claim in flight may have run on a snapshot taken before the new task
+   * committed, so dropping the wake would leave that task for a whole poll interval.
+   */
   private wake(): void {
     const r = this.wakeResolve;
     this.wakeResolve = null;
-    r?.();
+    if (r) r();
+    else this.wakePending = true;
+  }
+
+  /** Learns that timed work falls due at `at`. */
+  private dueBy(at: Date | null): void {
+    if (at) this.dueAt = Math.min(this.dueAt, at.getTime());
+  }
+
+  /** How long to wait for a wake: the poll interval while the listener is down, else until timed work is due. */
+  private waitMs(): number {
+    if (!this.listening) return this.pollMs;
+    const until = this.dueAt - this.clock.now().getTime();
+    if (until > 0) return Math.min(this.listeningPollMs, until);
+    // Due already and not claimed (held, or taken by another worker): look again after a poll
+    // interval, never in a tight loop.
+    this.dueAt = Infinity;
+    return Math.min(this.pollMs, this.listeningPollMs);
   }
 
   private waitForWake(ms: number): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -178,7 +220,16 @@ export class Worker {
     const listen = async () => {
       if (unlisten || Date.now() < nextListenTry) return;
       try {
-        unlisten = await this.opts.db.listen(WAKE_CHANNEL, () => this.wake());
+        unlisten = await this.opts.db.listen(
+          WAKE_CHANNEL,
+          () => this.wake(),
+          (up) => {
+            this.listening = up;
+            // Back after a gap: what was announced meanwhile was missed, so look once now.
+            if (up) this.wake();
+          },
+        );
+        this.listening = true;
       } catch (err) {
         // Polling covers for it; tried again now and then (the database may have been away).
         nextListenTry = Date.now() + 5_000;
@@ -195,6 +246,8 @@ export class Worker {
           const free = this.concurrency - this.active.size;
           let claimed = 0;
           if (free > 0) {
+            // Wakes from here on are for work this claim may not see: they are kept (wake()).
+            this.wakePending = false;
             faultPoint('claim.before');
             const tasks = await claimTasks(this.opts.db, {
               workerId: this.workerId,
@@ -211,7 +264,7 @@ export class Worker {
           if (claimed > 0 && this.active.size < this.concurrency) continue;
           if (this.active.size > 0) {
             this.housekeepInBackground(log);
-            await this.waitForWake(this.pollMs);
+            await this.waitForWake(this.waitMs());
             continue;
           }
           // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
@@ -219,6 +272,14 @@ export class Worker {
           this.housekeepInBackground(log);
           const idle = await idleStatus(this.opts.db);
           if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
+          if (this.listening) {
+            // Idle and listening: sleep until timed work is due, found afresh (others' too).
+            this.dueAt = Infinity;
+            this.dueBy(await nextDueAt(this.opts.db));
+            this.dueBy(idle.nextDueAt);
+            await this.waitForWake(this.waitMs());
+            continue;
+          }
           const untilDue = idle.nextDueAt ? idle.nextDueAt.getTime() - this.clock.now().getTime() : this.pollMs;
           await this.waitForWake(Math.min(Math.max(untilDue, 0), this.pollMs));
         } catch (err) {
@@ -232,6 +293,7 @@ export class Worker {
       await this.housekeeping;
       if (this.opts.onIdle) await this.opts.onIdle().catch((err) => log.warn({ err }, 'idle hook failed'));
       if (unlisten) await (unlisten as () => Promise<void>)().catch(() => undefined);
+      this.listening = false;
       log.info({ ...this.stats }, 'worker stopped');
     }
   }
@@ -368,6 +430,8 @@ export class Worker {
       },
     )
       .then((t) => {
+        // A task let go to wait (a retry, a callback's timeout) is due again at its next attempt.
+        this.dueBy(t.nextAttemptAt);
         this.stats.released += 1;
         this.opts.onTaskReleased?.(t);
       })

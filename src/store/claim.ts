@@ -46,7 +46,7 @@ export const CLAIM_WHEN_DUE: TaskState[] = ['retry_scheduled', 'waiting_callback
 export const CLAIM_AT_DEADLINE: TaskState[] = ['awaiting_approval'];
 
 /** States whose lease, once expired, another worker takes over (a dead worker's tasks). */
-const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
+export const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
 
 export interface ClaimedTask {
   task: TaskRow;
