@@ -18,7 +18,7 @@ import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
 import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
-import { claimTasks, idleStatus, leaseOf, renewLease, type Lease } from '../store/claim.js';
+import { claimTasks, idleStatus, leaseOf, renewLeases, type Lease } from '../store/claim.js';
 import { nextDueAt } from '../store/due.js';
 import type { Db } from '../store/db.js';
 import { isDatabaseUnavailable, reconnectDelay } from '../store/outage.js';
@@ -96,7 +96,7 @@ interface Active {
   cancelled: boolean;
   /** Set while the lease is past its margin with no renewal; resolved by the next renewal. */
   scare: { waiters: Array<(ok: boolean) => void> } | null;
-  timers: { renew?: NodeJS.Timeout; watchdog?: NodeJS.Timeout };
+  timers: { watchdog?: NodeJS.Timeout };
 }
 
 export class Worker {
@@ -111,6 +111,8 @@ export class Worker {
   private wakePending = false;
   /** When timed work is next due, as last learnt (ms since the epoch, the worker's clock). */
   private dueAt = Infinity;
+  /** The renewal tick: one statement renews every lease this worker holds. */
+  private renewTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
   private readonly active = new Map<string, Active>();
   private stopping = false;
@@ -318,33 +320,48 @@ export class Worker {
     return Math.max(50, Math.floor(this.leaseMs / 3));
   }
 
-  /** Renews now and schedules the next renewal: every third of the lease, sooner while failing. */
-  private renew(a: Active, taskId: string, log: Logger): void {
-    if (a.lost || a.done) return;
-    renewLease(this.opts.db, { taskId, lease: a.lease, now: this.clock.now(), leaseMs: this.leaseMs })
+  /** Schedules the renewal tick unless one is due already. */
+  private scheduleRenewal(ms: number, log: Logger): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = undefined;
+      this.renewAll(log);
+    }, ms);
+  }
+
+  /**
+   * Renews every lease the worker holds in one statement, then schedules the next tick: every
+   * third of the lease, sooner while failing. A task missing from the answer lost its lease.
+   */
+  private renewAll(log: Logger): void {
+    const held = [...this.active.entries()].filter(([, a]) => !a.lost && !a.done);
+    if (!held.length) return;
+    renewLeases(this.opts.db, { workerId: this.workerId, leases: held.map(([taskId, a]) => ({ taskId, epoch: a.lease.epoch })), now: this.clock.now(), leaseMs: this.leaseMs })
       .then((r) => {
-        if (a.done) return;
-        if (!r) {
-          a.lost = true;
-          a.action.abort(new Error('lease lost'));
-          a.gone.abort();
-          this.endScare(a, false);
-          return;
+        for (const [taskId, a] of held) {
+          if (a.done) continue;
+          const row = r.held.get(taskId);
+          if (!row) {
+            a.lost = true;
+            a.action.abort(new Error('lease lost'));
+            a.gone.abort();
+            this.endScare(a, false);
+            continue;
+          }
+          a.expiresAt = r.expiresAt.getTime();
+          this.armWatchdog(a, taskId, log);
+          this.endScare(a, true);
+          if (row.cancelRequested && !a.cancelled) {
+            a.cancelled = true;
+            a.action.abort(new Error('cancelled by an operator'));
+          }
         }
-        a.expiresAt = r.expiresAt.getTime();
-        this.armWatchdog(a, taskId, log);
-        this.endScare(a, true);
-        if (r.cancelRequested && !a.cancelled) {
-          a.cancelled = true;
-          a.action.abort(new Error('cancelled by an operator'));
-        }
-        a.timers.renew = setTimeout(() => this.renew(a, taskId, log), this.renewEvery());
+        this.scheduleRenewal(this.renewEvery(), log);
       })
       .catch((err: unknown) => {
-        if (a.done) return;
-        if (!isDatabaseUnavailable(err)) log.warn({ err, taskId }, 'lease renewal failed');
+        if (!isDatabaseUnavailable(err)) log.warn({ err, tasks: held.length }, 'lease renewal failed');
         // Tried again sooner than usual: the margin is running out.
-        a.timers.renew = setTimeout(() => this.renew(a, taskId, log), Math.max(25, Math.floor(this.renewEvery() / 4)));
+        this.scheduleRenewal(Math.max(25, Math.floor(this.renewEvery() / 4)), log);
       });
   }
 
@@ -402,7 +419,7 @@ export class Worker {
     };
     if (from !== task.state) log.info({ taskId: task.id, runbook: task.runbookId, step: task.currentStep, from, state: task.state, reason: `claimed by ${this.workerId}` }, 'task state changed');
     this.armWatchdog(a, task.id, log);
-    a.timers.renew = setTimeout(() => this.renew(a, task.id, log), this.renewEvery());
+    this.scheduleRenewal(this.renewEvery(), log);
     a.promise = driveTask(
       {
         db: this.opts.db,
@@ -438,10 +455,14 @@ export class Worker {
       .catch((err) => this.driverFailed(err, task, a, log))
       .finally(() => {
         a.done = true;
-        clearTimeout(a.timers.renew);
         clearTimeout(a.timers.watchdog);
         this.endScare(a, false);
         this.active.delete(task.id);
+        if (this.active.size === 0) {
+          // Nothing left to renew: the tick must not keep the process alive.
+          clearTimeout(this.renewTimer);
+          this.renewTimer = undefined;
+        }
         this.wake();
       });
     this.active.set(task.id, a);

@@ -144,6 +144,31 @@ export async function renewLease(
   return row ? { cancelRequested: row.cancel_requested, expiresAt } : null;
 }
 
+/**
+ * Extends the leases of several tasks of one worker in ONE statement (a worker's renewal tick),
+ * each only while its own claim (worker and epoch) still holds it. Returns, for each task still
+ * held, whether an operator asked for cancellation; a task missing from the answer was lost.
+ * Rows are locked in id order, so two renewals never wait on each other in a circle.
+ */
+export async function renewLeases(
+  db: Db,
+  opts: { workerId: string; leases: ReadonlyArray<{ taskId: string; epoch: number }>; now: Date; leaseMs: number },
+): Promise<{ expiresAt: Date; held: Map<string, { cancelRequested: boolean }> }> {
+  const expiresAt = new Date(opts.now.getTime() + opts.leaseMs);
+  const held = new Map<string, { cancelRequested: boolean }>();
+  if (!opts.leases.length) return { expiresAt, held };
+  const sorted = [...opts.leases].sort((x, y) => (x.taskId < y.taskId ? -1 : x.taskId > y.taskId ? 1 : 0));
+  const rows = await db.query<{ id: string; cancel_requested: boolean }>(
+    `WITH l AS (SELECT * FROM unnest($1::text[], $2::int[]) AS l(id, epoch)),
+     locked AS (SELECT t.id FROM tasks t JOIN l ON t.id = l.id AND t.lease_epoch = l.epoch WHERE t.lease_owner = $3 ORDER BY t.id FOR UPDATE OF t)
+     UPDATE tasks t SET lease_expires_at = $4 FROM locked WHERE t.id = locked.id RETURNING t.id, t.cancel_requested`,
+    [sorted.map((l) => l.taskId), sorted.map((l) => l.epoch), opts.workerId, expiresAt],
+    { name: 'rw_renew_leases' },
+  );
+  for (const r of rows) held.set(r.id, { cancelRequested: Boolean(r.cancel_requested) });
+  return { expiresAt, held };
+}
+
 /** The state and step of a task while this claim holds it; undefined when it does not. */
 export async function heldTask(db: Db, taskId: string, lease: Lease): Promise<{ state: TaskState; currentStep: string | null } | undefined> {
   const rows = await db.query<{ state: TaskState; current_step: string | null }>(
