@@ -84,6 +84,9 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_key').on(t.callbackTokenHash),
     index('tasks_state_idx').on(t.state, t.nextAttemptAt),
     index('tasks_runbook_idx').on(t.runbookId, t.createdAt),
+    // Listings (`tasks`, `tasks --state S`): newest first, read from an index at any table size.
+    index('tasks_created_idx').on(t.createdAt, t.id),
+    index('tasks_state_created_idx').on(t.state, t.createdAt, t.id),
     check('tasks_state_check', sql`${t.state} in (${inList(TASK_STATES)})`),
   ],
 );

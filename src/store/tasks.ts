@@ -324,7 +324,10 @@ export async function getTask(db: Db, ref: string): Promise<TaskRow | undefined>
   return rows[0] ? mapTaskRow(rows[0]) : undefined;
 }
 
-/** Tasks newest first, filtered by state and runbook id. Default limit 50. */
+/**
+ * Tasks newest first (ties by id, descending), filtered by state and runbook id. Default limit
+ * 50. Served by tasks_created_idx / tasks_state_created_idx read backwards: no sort, no scan.
+ */
 export async function listTasks(db: Db, f: { state?: TaskState; runbook?: string; limit?: number } = {}): Promise<TaskRow[]> {
   const params: unknown[] = [];
   const where: string[] = [];
@@ -338,7 +341,7 @@ export async function listTasks(db: Db, f: { state?: TaskState; runbook?: string
   }
   params.push(f.limit ?? 50);
   const rows = await db.query<Record<string, unknown>>(
-    `SELECT * FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT $${params.length}`,
+    `SELECT * FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map(mapTaskRow);
