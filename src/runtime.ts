@@ -20,6 +20,7 @@ import type { LoadResult, UnavailableRunbook } from './runbook/load.js';
 import type { RunbookSet } from './runbook/plan.js';
 import type { Masker } from './secrets/mask.js';
 import type { Db } from './store/db.js';
+import type { WorkRole } from './lifecycle/vocabulary.js';
 
 /** `run`: resolve every secret (steps run here). `read`: only what is set (nothing runs here). */
 export type RuntimePurpose = 'run' | 'read';
@@ -41,6 +42,8 @@ export interface RuntimeOptions {
   checkEnv?: boolean;
   /** Default `run`. */
   purpose?: RuntimePurpose;
+  /** The roles this process serves (`work --roles`): only their secrets are read. Default: every role. */
+  roles?: readonly WorkRole[];
   /** PostgreSQL down at start: wait for it until `signal` aborts, instead of failing (long-lived processes). */
   waitForDatabase?: { signal?: AbortSignal };
   /**
@@ -93,10 +96,13 @@ function loaded(r: LoadResult): LoadedRunbooks {
  * Loads a runbooks folder; a broken file leaves only itself out (see LoadedRunbooks). With
  * `config`, an `env.NAME` it does not list is a problem of the runbook that reads it.
  */
-export async function loadRunbooks(dir: string, config?: Pick<DeploymentConfig, 'source' | 'envNames'>): Promise<LoadedRunbooks> {
+export async function loadRunbooks(dir: string, config?: Pick<DeploymentConfig, 'source' | 'envNames'> & Partial<Pick<DeploymentConfig, 'secretGrants'>>): Promise<LoadedRunbooks> {
   const { loadRunbookSet } = await import('./runbook/load.js');
-  const env = config?.source ? { env: { listed: config.envNames, configFile: shownPath(config.source) } } : {};
-  return loaded(await loadRunbookSet(dir, env));
+  const file = config?.source ? shownPath(config.source) : undefined;
+  const env = file ? { env: { listed: config!.envNames, configFile: file } } : {};
+  // Grants are checked whenever a config grants a secret to roles: a runbook a role could not run is broken.
+  const secrets = file && config?.secretGrants && Object.keys(config.secretGrants).length ? { secrets: { grants: config.secretGrants, configFile: file } } : {};
+  return loaded(await loadRunbookSet(dir, { ...env, ...secrets }));
 }
 
 /** A path relative to the working directory when it is below it, as a person would type it. */
@@ -117,9 +123,9 @@ export async function loadRunbooksOrThrow(dir: string): Promise<LoadedRunbooks> 
 }
 
 /** Loads runwarden.yaml for a purpose (see RuntimePurpose). */
-export async function loadDeploymentConfig(path: string | undefined, purpose: RuntimePurpose = 'run'): Promise<DeploymentConfig> {
+export async function loadDeploymentConfig(path: string | undefined, purpose: RuntimePurpose = 'run', roles?: readonly WorkRole[]): Promise<DeploymentConfig> {
   const { loadConfig } = await import('./config/index.js');
-  return loadConfig({ ...(path ? { path } : {}), secrets: purpose === 'run' ? 'require' : 'if-set' });
+  return loadConfig({ ...(path ? { path } : {}), secrets: purpose === 'run' ? 'require' : 'if-set', ...(roles ? { roles } : {}) });
 }
 
 /** True for targets that name the embedded database (not a PostgreSQL URL, not memory). */
@@ -175,7 +181,7 @@ export async function openRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // The config first: one that does not validate stops the command at once, before a database
   // (whose opening cannot be cut short) is opened for nothing. The modules load meanwhile.
   const warm = Promise.all([import('./store/db.js'), import('./runbook/load.js')]).catch(() => undefined);
-  const config = await loadDeploymentConfig(opts.config, purpose);
+  const config = await loadDeploymentConfig(opts.config, purpose, opts.roles);
   await warm;
   const [runbooks, db] = await Promise.allSettled([
     opts.withRunbooks === false

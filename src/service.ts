@@ -15,6 +15,7 @@ import type { DeploymentConfig } from './config/index.js';
 import { escalationHooks, type EscalationHooks } from './escalation/hooks.js';
 import type { EmitContext } from './escalation/emit.js';
 import { createDeliverer, type DeliveryStats } from './escalation/outbox-delivery.js';
+import { AckWatch } from './escalation/ack-watch.js';
 import type { Logger } from './log.js';
 import type { Clock } from './orchestrator/clock.js';
 import { Worker, type WorkerStats } from './orchestrator/worker.js';
@@ -24,6 +25,7 @@ import type { Masker } from './secrets/mask.js';
 import type { Db } from './store/db.js';
 import { isDatabaseUnavailable } from './store/outage.js';
 import type { TaskRow } from './store/tasks.js';
+import type { WorkRole } from './lifecycle/vocabulary.js';
 
 /** What the service is built from: an open runtime (see runtime.ts) or the demo's own. */
 export interface ServiceRuntime {
@@ -51,6 +53,13 @@ export interface ServiceOptions {
   clock?: Clock;
   /** Called after each task leaves the worker (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /**
+   * The roles this process serves (`work --roles`). The worker claims only their work; the outbox
+   * deliverer and the acknowledgement watch run only with `escalation`. Default: every role.
+   */
+  roles?: readonly WorkRole[];
+  /** How often the acknowledgement watch looks. Default 5s. */
+  ackTickMs?: number;
   /** The scheduler's timing (default: a tick a second), or false for none (no schedules, no watchdog). */
   scheduler?: false | Pick<SchedulerOptions, 'tickMs' | 'graceMs' | 'watchMs' | 'watchdog'>;
 }
@@ -59,6 +68,8 @@ export interface Service {
   worker: Worker;
   /** Null when built with `scheduler: false`. */
   scheduler: Scheduler | null;
+  /** Re-escalates what nobody acknowledged (`escalation.ackWithin`); null without the escalation role or with `scheduler: false`. */
+  ackWatch: AckWatch | null;
   escalation: EscalationHooks;
   /** Delivers what is due now (also run by the worker between looks for work). */
   deliver(): Promise<DeliveryStats>;
@@ -76,6 +87,7 @@ export interface Service {
 export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Service {
   const escalation = escalationHooks(rt, o.publicUrl ? { publicUrl: o.publicUrl } : {});
   const emit: EmitContext = { config: rt.config, masker: rt.masker, ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}) };
+  const escalates = !o.roles || o.roles.includes('escalation');
   const delivery = createDeliverer({ db: rt.db, config: rt.config, masker: rt.masker, logger: rt.logger, advisor: o.advisor ?? null, ...(o.clock ? { now: () => o.clock!.now() } : {}) });
   const worker = new Worker({
     db: rt.db,
@@ -90,8 +102,9 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     hooks: escalation.hooks,
     // A delivery problem must not stop the worker: the rows wait in the outbox. The database
     // being away is said once by the database handle, not once per pass here.
+    // Deliveries are the escalation role's work: a worker without it leaves the outbox to one with it.
     onIdle: () =>
-      delivery.deliver().then(
+      (escalates ? delivery.deliver() : Promise.resolve()).then(
         () => undefined,
         (err: unknown) => {
           if (!isDatabaseUnavailable(err)) rt.logger.warn({ err }, 'outbox delivery failed; the packets stay queued');
@@ -105,6 +118,7 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
     ...(o.housekeepingMs !== undefined ? { housekeepingMs: o.housekeepingMs } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.onTaskReleased ? { onTaskReleased: o.onTaskReleased } : {}),
+    ...(o.roles ? { roles: o.roles } : {}),
   });
   const scheduler =
     o.scheduler === false
@@ -120,27 +134,34 @@ export function createService(rt: ServiceRuntime, o: ServiceOptions = {}): Servi
           ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}),
           ...(o.scheduler ?? {}),
         });
+  const ackWatch =
+    o.scheduler === false || !escalates
+      ? null
+      : new AckWatch({ db: rt.db, runbooks: rt.runbooks, emit, logger: rt.logger, ...(o.clock ? { clock: o.clock } : {}), ...(o.ackTickMs !== undefined ? { tickMs: o.ackTickMs } : {}) });
   return {
     worker,
     scheduler,
+    ackWatch,
     escalation,
     deliver: () => delivery.deliver(),
     async run() {
       const ticking = scheduler?.run();
+      const watching = ackWatch?.run();
       try {
         return await worker.run();
       } finally {
-        await scheduler?.stop();
-        await ticking;
+        await Promise.all([scheduler?.stop(), ackWatch?.stop()]);
+        await Promise.all([ticking, watching]);
       }
     },
     runUntilIdle: () => worker.runUntilIdle(),
     async stop() {
-      await Promise.all([worker.stop(), scheduler?.stop()]);
+      await Promise.all([worker.stop(), scheduler?.stop(), ackWatch?.stop()]);
     },
     abort: () => {
       worker.abortAll();
       void scheduler?.stop();
+      void ackWatch?.stop();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { ExecWith } from '../runbook/plan.js';
 import type { RawOutcome } from '../orchestrator/outcome.js';
 import { DEFAULT_TIMEOUT_MS, deadlineSignal, type ExecuteContext } from './executor.js';
 import { renderRecord, renderString } from './render.js';
+import { runIdEnv } from './run-id.js';
 
 /** Output kept per stream, in characters (the tail matters most). */
 export const MAX_OUTPUT = 64_000;
@@ -42,7 +43,7 @@ export async function runExec(w: ExecWith, ctx: ExecuteContext): Promise<RawOutc
       let stderr = '';
       let started = false;
       const child = spawn(w.program, args, {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env, ...runIdEnv(ctx.expr.task.id) },
         ...(cwd ? { cwd } : {}),
         stdio: ['ignore', 'pipe', 'pipe'],
         signal: dl.signal,

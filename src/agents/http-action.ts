@@ -4,6 +4,7 @@ import { parseRetryAfter, type RawOutcome } from '../orchestrator/outcome.js';
 import { DEFAULT_TIMEOUT_MS, deadlineSignal, type ExecuteContext } from './executor.js';
 import { trackSend, type SendTracker } from './http-sent.js';
 import { renderRecord, renderString, renderTree } from './render.js';
+import { runIdHeaders } from './run-id.js';
 
 /** Largest response body read, in bytes; the rest is cut (a runbook reads ids and statuses). */
 export const MAX_BODY_BYTES = 1_000_000;
@@ -21,6 +22,8 @@ export async function runHttp(w: HttpWith, ctx: ExecuteContext): Promise<RawOutc
     for (const [k, v] of Object.entries(renderRecord(w.query, ctx.expr))) url.searchParams.set(k, v);
     headers = { ...(system ? renderRecord(system.headers, ctx.expr) : {}), ...renderRecord(w.headers, ctx.expr) };
     if (ctx.attempt.idempotencyKey) headers['Idempotency-Key'] = ctx.attempt.idempotencyKey;
+    // Last, so a runbook cannot send another task's id under it.
+    Object.assign(headers, runIdHeaders(ctx.expr.task.id));
     if (w.body !== undefined) {
       body = JSON.stringify(renderTree(w.body, ctx.expr));
       headers['Content-Type'] ??= 'application/json';

@@ -44,7 +44,7 @@ export function slowNotice(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'> =
 }
 
 /** Opens the runtime for a command, with the slow notice (see openRuntime). */
-export async function runtimeFor(common: CommonOptions, purpose: RuntimePurpose, more: Pick<RuntimeOptions, 'withRunbooks' | 'logger' | 'checkEnv' | 'waitForDatabase'> = {}): Promise<Runtime> {
+export async function runtimeFor(common: CommonOptions, purpose: RuntimePurpose, more: Pick<RuntimeOptions, 'withRunbooks' | 'logger' | 'checkEnv' | 'waitForDatabase' | 'roles'> = {}): Promise<Runtime> {
   const { openRuntime } = await import('../runtime.js');
   const onSlow = slowNotice();
   return openRuntime({

@@ -34,6 +34,7 @@ export const COMMAND_MODULES: ReadonlyArray<readonly [string, Loader]> = [
   ),
   ['submit', () => import('./commands/submit.js')],
   ['tasks', () => import('./commands/tasks.js')],
+  ['audit', () => import('./commands/audit.js')],
   ['show', () => import('./commands/show.js')],
   ['demo', () => import('./commands/demo.js')],
   ['sim', () => import('./commands/sim.js')],

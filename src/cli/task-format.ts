@@ -73,6 +73,11 @@ export function formatTask(v: TaskView): string {
   if (v.deadlineAt) field('deadline', shortTime(v.deadlineAt));
   if (v.nextAttemptAt) field('next try', shortTime(v.nextAttemptAt));
   if (v.leaseOwner) field('held by', v.leaseOwner);
+  else if (v.awaitingRole && v.state === 'running') field('next work', `${v.awaitingRole} (a worker serving ${v.awaitingRole} takes it up)`);
+  if (v.waitingFor) {
+    const holders = v.waitingFor.holders.map((h) => `${h.id} (${h.state})`).join(', ');
+    field('waiting for', `concurrency key ${v.waitingFor.concurrencyKey}: ${v.waitingFor.holders.length} of ${v.waitingFor.limit} running: ${holders}`);
+  }
   if (v.cancelRequested) field('cancel', 'requested; the worker stops at its next checkpoint');
   if (v.callback?.waiting) field('callback', `waiting until ${shortTime(v.callback.timeoutAt ?? '')}: runwarden callback ${v.callback.token} --data '{...}'`);
   else if (v.callback) field('callback', `token ${v.callback.token} (for the task's wait step)`);

@@ -5,6 +5,7 @@
  */
 import { LISTED_ENV } from '../runbook/cel-hints.js';
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_REQUEST_DEPTH } from './schema.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 import type { ApiToken } from './tokens.js';
 
 /** A sink with its secrets resolved. `name` is its key under `sinks`. */
@@ -40,8 +41,10 @@ export interface DeploymentConfig {
    * (`secrets.NAME`, `sinks.NAME.field`): such a config serves reading, never sending.
    */
   readonly unresolved: readonly string[];
-  /** Resolved secrets: runbooks use them as `secrets.NAME`. */
+  /** Resolved secrets: runbooks use them as `secrets.NAME` (only those of the roles loaded for). */
   readonly secrets: Readonly<Record<string, string>>;
+  /** Secret name -> the roles granted it (`secrets.NAME.roles`); a secret not here is every role's. */
+  readonly secretGrants: Readonly<Record<string, readonly WorkRole[]>>;
   readonly sinks: Readonly<Record<string, ResolvedSink>>;
   /** Escalation route -> sink names, as written. */
   readonly routes: Readonly<Record<string, readonly string[]>>;
@@ -66,6 +69,7 @@ export interface DeploymentConfigParts {
   intake?: Partial<IntakeLimits>;
   unresolved?: string[];
   secrets?: Record<string, string>;
+  secretGrants?: Record<string, WorkRole[]>;
   sinks?: Record<string, ResolvedSink>;
   routes?: Record<string, string[]>;
   tokens?: ApiToken[];
@@ -116,6 +120,7 @@ export function deploymentConfig(parts: DeploymentConfigParts = {}): DeploymentC
     intake: Object.freeze({ ...DEFAULT_INTAKE_LIMITS, ...parts.intake }),
     unresolved: Object.freeze([...(parts.unresolved ?? [])]),
     secrets,
+    secretGrants: Object.freeze(Object.fromEntries(Object.entries(parts.secretGrants ?? {}).map(([k, v]) => [k, Object.freeze([...v])]))),
     sinks,
     routes,
     tokens,

@@ -11,7 +11,8 @@ import { RunwardenError, type Problem } from '../errors.js';
 import { deploymentConfig, type DeploymentConfig } from './deployment-config.js';
 import { didYouMean, valueAt, YamlSource, zodIssueProblems } from './problems.js';
 import { mayStayUnresolved, resolveValue, type ResolveContext } from './resolve.js';
-import { ConfigFile, IntakeLimits, SINK_SCHEMAS, SecretRef, TokenEntry, TokensFile, type SinkType } from './schema.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
+import { ConfigFile, IntakeLimits, SINK_SCHEMAS, SecretEntry, SecretRef, TokenEntry, TokensFile, type SinkType } from './schema.js';
 import { resolveSinks } from './sinks.js';
 import type { ApiToken } from './tokens.js';
 
@@ -31,10 +32,16 @@ export interface LoadConfigOptions {
    * unresolved (see DeploymentConfig.unresolved), for commands that only read and record.
    */
   secrets?: 'require' | 'if-set';
+  /**
+   * The roles the process serves (`work --roles`): only the secrets granted to one of them (or to
+   * every role) are read; the others are neither required nor held. Default: every role.
+   */
+  roles?: readonly WorkRole[];
 }
 
 type Path = ReadonlyArray<PropertyKey>;
 const REF_KEYS = Object.keys(SecretRef.shape);
+const SECRET_KEYS = Object.keys(SecretEntry.shape);
 
 function entries(v: unknown): Array<[string, unknown]> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.entries(v) : [];
@@ -46,7 +53,7 @@ function configKeys(path: Path, data: unknown): readonly string[] {
   if (path.length === 0) return Object.keys(ConfigFile.shape);
   if (section === 'tokens' && path.length === 1) return ['file'];
   if (section === 'intake' && path.length === 1) return Object.keys(IntakeLimits.shape);
-  if (section === 'secrets' && path.length === 2) return REF_KEYS;
+  if (section === 'secrets' && path.length === 2) return SECRET_KEYS;
   if (section === 'sinks' && path.length === 2) {
     const type = valueAt(data, ['sinks', name!, 'type']);
     const schema = SINK_SCHEMAS[type as SinkType] as (typeof SINK_SCHEMAS)[SinkType] | undefined;
@@ -83,17 +90,28 @@ async function read(path: string): Promise<{ text: string } | { why: string }> {
   }
 }
 
-async function resolveSecrets(src: YamlSource, raw: unknown, ctx: ResolveContext, problems: Problem[], unresolved: string[]): Promise<Record<string, string>> {
+async function resolveSecrets(
+  src: YamlSource,
+  raw: unknown,
+  ctx: ResolveContext,
+  problems: Problem[],
+  unresolved: string[],
+  roles: readonly WorkRole[] | undefined,
+): Promise<{ values: Record<string, string>; grants: Record<string, WorkRole[]> }> {
   const out: Record<string, string> = {};
+  const grants: Record<string, WorkRole[]> = {};
   for (const [name, rawRef] of entries(raw)) {
-    const ref = SecretRef.safeParse(rawRef);
+    const ref = SecretEntry.safeParse(rawRef);
     if (!ref.success) continue;
-    const r = await resolveValue(ref.data, ctx);
+    if (ref.data.roles) grants[name] = [...ref.data.roles];
+    // Not this process's to hold: a worker of other roles never reads it, so a missing one is fine.
+    if (roles && ref.data.roles && !ref.data.roles.some((r) => roles.includes(r))) continue;
+    const r = await resolveValue(ref.data.env !== undefined ? { env: ref.data.env } : { file: ref.data.file! }, ctx);
     if (r.ok) out[name] = r.value;
     else if (mayStayUnresolved(r, ctx)) unresolved.push(`secrets.${name}`);
     else problems.push(src.problem(['secrets', name, r.at], r.message));
   }
-  return out;
+  return { values: out, grants };
 }
 
 function checkRoutes(src: YamlSource, data: unknown, problems: Problem[]): void {
@@ -170,7 +188,7 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
 
   const ctx: ResolveContext = { env, baseDir: dirname(abs), secrets: opts.secrets ?? 'require' };
   const unresolved: string[] = [];
-  const secrets = await resolveSecrets(src, valueAt(data, ['secrets']), ctx, problems, unresolved);
+  const secrets = await resolveSecrets(src, valueAt(data, ['secrets']), ctx, problems, unresolved, opts.roles);
   const sinks = await resolveSinks(src, valueAt(data, ['sinks']), ctx, problems);
   checkRoutes(src, data, problems);
   const tokens = await loadTokens(src, data, ctx, cwd, problems);
@@ -183,7 +201,8 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Deployme
     envNames: parsed.data.env,
     intake: { maxRequestBytes: parsed.data.intake.maxRequestSize, maxDepth: parsed.data.intake.maxDepth },
     unresolved: [...unresolved, ...sinks.unresolved],
-    secrets,
+    secrets: secrets.values,
+    secretGrants: secrets.grants,
     sinks: sinks.sinks,
     routes: parsed.data.routes,
     tokens,

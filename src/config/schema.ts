@@ -4,7 +4,7 @@
  * typo until proven otherwise, and a silently ignored `rotues:` would leave packets undelivered.
  */
 import { z } from 'zod';
-import { ROLES } from '../lifecycle/vocabulary.js';
+import { ROLES, WORK_ROLES } from '../lifecycle/vocabulary.js';
 
 /** Environment variable names as POSIX shells accept them. */
 export const EnvName = z
@@ -25,6 +25,29 @@ export const SecretRef = z
   .refine((r) => (r.env === undefined) !== (r.file === undefined), 'give exactly one of env or file')
   .describe('a value read at start from the environment or a file');
 export type SecretRef = z.infer<typeof SecretRef>;
+
+/**
+ * A secret runbooks read as `secrets.NAME`: where it comes from, and the roles granted it
+ * (`roles`; default every role). A worker loads only the secrets of the roles it serves, and a
+ * runbook expression whose role is not granted the secret it reads does not load.
+ */
+export const SecretEntry = z
+  .strictObject({
+    env: EnvName.optional().describe('read from this environment variable'),
+    file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('read from this file (relative to the config file); one trailing newline is dropped'),
+    roles: z
+      .array(z.enum(WORK_ROLES))
+      .min(1)
+      .optional()
+      .describe(`the roles that may read it: ${WORK_ROLES.join(', ')}; default all`),
+  })
+  .refine((r) => (r.env === undefined) !== (r.file === undefined), 'give exactly one of env or file')
+  .describe('a secret read at start from the environment or a file, granted to roles');
+export type SecretEntry = z.infer<typeof SecretEntry>;
 
 /** A string written inline, or a reference to one held elsewhere (and so treated as secret). */
 export const StringOrRef = z
@@ -125,9 +148,9 @@ export const ConfigFile = z
       .default([])
       .describe('environment variables runbooks may read as env.NAME; default none'),
     secrets: z
-      .record(SecretName, SecretRef)
+      .record(SecretName, SecretEntry)
       .default({})
-      .describe('secrets runbooks may use as secrets.NAME, read at start; default none'),
+      .describe('secrets runbooks may use as secrets.NAME, read at start, each granted to roles; default none'),
     sinks: z.record(Name, Sink).default({}).describe('delivery targets by name; default none (packets stored, not delivered)'),
     routes: z
       .record(Name, z.array(Name.describe('a sink name defined under sinks')))

@@ -48,7 +48,7 @@ export function routeOf(plan: CompiledRunbook | undefined, reason: Pick<Escalati
   const e = plan.escalation;
   const step = reason.step ? plan.steps[plan.stepIndex[reason.step] ?? -1] : undefined;
   const approvalRoute =
-    reason.kind === 'approval_required' && step
+    (reason.kind === 'approval_required' || reason.kind === 'confirm_after_retry') && step
       ? step.spec.action === 'approve'
         ? step.spec.with.route
         : step.approval?.route
@@ -74,6 +74,7 @@ const WHAT: Record<EscalationReason, (step: string, extra: string) => string> = 
   compensation_failed: (s) => `rollback stuck: undoing ${s} failed`,
   partial_completion: (s, x) => `finished except ${x || s}`,
   silent_failure: () => 'no successful run in the expected window',
+  confirm_after_retry: (s) => `${s} succeeded only after retries; a person confirms it`,
 };
 
 /**

@@ -57,8 +57,13 @@ export function sinksOf(config: DeploymentConfig, route: string): string[] {
  * Builds and stores the task's packet with one outbox row per sink of its route, and records
  * `packet.emitted`, all in `tx`. Returns the packet.
  */
-export async function emitPacket(tx: Db, ctx: EmitContext, a: { task: TaskRow; plan: CompiledRunbook | undefined; now: Date; reason?: EscalationInfo }): Promise<Packet> {
-  const packet = await build(tx, ctx, a.task, a.plan, newId('pkt'), a.now, a.reason);
+export async function emitPacket(
+  tx: Db,
+  ctx: EmitContext,
+  a: { task: TaskRow; plan: CompiledRunbook | undefined; now: Date; reason?: EscalationInfo; /** Deliver to this route, not the reason's (a re-escalation). */ route?: string },
+): Promise<Packet> {
+  const built = await build(tx, ctx, a.task, a.plan, newId('pkt'), a.now, a.reason);
+  const packet = a.route ? { ...built, route: a.route } : built;
   await insertPacket(tx, { id: packet.packetId, taskId: a.task.id, createdAt: a.now, reason: packet.reason.kind, route: packet.route, body: packet });
   const sinks = sinksOf(ctx.config, packet.route);
   await enqueueDeliveries(tx, sinks.map((sink) => ({ packetId: packet.packetId, taskId: a.task.id, sink, kind: 'trigger' as const })), a.now);
@@ -70,7 +75,7 @@ export async function emitPacket(tx: Db, ctx: EmitContext, a: { task: TaskRow; p
         type: 'packet.emitted',
         step: packet.reason.step,
         actor: 'escalation',
-        data: { packetId: packet.packetId, reason: packet.reason.kind, route: packet.route, severity: packet.severity, sinks },
+        data: { packetId: packet.packetId, reason: packet.reason.kind, route: packet.route, severity: packet.severity, sinks, role: 'escalation' },
       },
     ],
   });

@@ -4,7 +4,7 @@
  * later leaves the escalation. Everything here runs inside the caller's transaction, so a packet
  * exists exactly when the state that caused it does; delivery happens later, from the outbox.
  */
-import { CLOSED_STATES, isOneOf, type OperatorAction, type TaskState } from '../lifecycle/vocabulary.js';
+import { APPROVAL_REASONS, CLOSED_STATES, isOneOf, type OperatorAction, type TaskState } from '../lifecycle/vocabulary.js';
 import type { ActionContext } from '../orchestrator/operator.js';
 import type { Runtime } from '../runtime.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
@@ -34,7 +34,7 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
   const hooks: CheckpointHooks = {
     async onStop(tx, task, commit, now) {
       // An approval nobody gave by the deadline: the request is closed by the hand-over.
-      if (task.state === 'escalated') await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
+      if (task.state === 'escalated') await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => isOneOf(APPROVAL_REASONS, p.reason) });
       await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(commit.escalation ? { reason: commit.escalation } : {}) });
     },
     async onFinish(tx, task, now) {
@@ -49,7 +49,7 @@ export function escalationHooks(rt: Pick<Runtime, 'config' | 'runbooks' | 'maske
     const after = task.state;
     if (before === 'awaiting_approval' && after !== 'awaiting_approval') {
       // The approval was decided (or the task cancelled): the request is answered.
-      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => p.reason === 'approval_required' });
+      await resolveOpen(tx, ctx, { taskId: task.id, now, which: (p) => isOneOf(APPROVAL_REASONS, p.reason) });
     }
     if (after === 'escalated' && before !== 'escalated') {
       await emitPacket(tx, ctx, { task, plan: planOf(task), now, ...(task.escalation ? { reason: task.escalation } : {}) });

@@ -131,6 +131,7 @@ async function deliverOne(row: ClaimedDelivery, o: DeliverOptions, clock: () => 
           actor: 'outbox',
           data: {
             packetId: row.packetId,
+            role: 'escalation',
             sink: row.sink,
             sinkType: sink?.type ?? null,
             kind: row.kind,

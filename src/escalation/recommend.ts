@@ -43,7 +43,7 @@ type Cmd = { action: OperatorAction; flags?: string; reason?: string } | { raw: 
 export function ownerNote(plan: CompiledRunbook | undefined, r: RecommendInput['reason']): string | null {
   const texts = plan?.escalation.recommend ?? {};
   // An approval request is not a failure: the step's or class's failure advice does not apply.
-  const keys = r.kind === 'approval_required' ? [r.kind] : [r.kind, r.failureClass, r.step];
+  const keys = r.kind === 'approval_required' || r.kind === 'confirm_after_retry' ? [r.kind] : [r.kind, r.failureClass, r.step];
   for (const key of keys) if (key && texts[key]) return texts[key]!;
   return null;
 }
@@ -90,6 +90,12 @@ function rule(i: RecommendInput, step: CompiledStep | undefined): Rule {
         action: 'approve',
         why: `${name} waits for an approval before it runs: ${r.message}`,
         commands: [{ action: 'approve' }, { action: 'deny' }],
+      };
+    case 'confirm_after_retry':
+      return {
+        action: 'approve',
+        why: `${name} succeeded, but only after retries: ${r.message}. Check ${system} shows the intended end state, then approve to go on, or deny to stop.`,
+        commands: [{ action: 'approve', reason: `${system} is in the intended state` }, { action: 'deny', reason: `${system} is not as intended` }],
       };
     case 'partial_completion':
       return {
@@ -228,7 +234,7 @@ export function recommend(i: RecommendInput): PacketRecommendation {
     .filter((c) => 'raw' in c || (i.allowed.includes(c.action) && (c.action !== 'rollback' || canUndo)))
     .map((c) => command(i.taskId, c));
   if (action && !r.commands.some((c) => !('raw' in c) && c.action === action)) commands.unshift(command(i.taskId, { action }));
-  const keepNote = i.reason.kind !== 'approval_required' && i.reason.kind !== 'partial_completion';
+  const keepNote = i.reason.kind !== 'approval_required' && i.reason.kind !== 'confirm_after_retry' && i.reason.kind !== 'partial_completion';
   return {
     action,
     why: r.why + (keepNote ? changedNote(i) : ''),

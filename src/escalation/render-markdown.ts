@@ -22,6 +22,7 @@ export const REASON_TITLES: Record<EscalationReason, string> = {
   compensation_failed: 'Rollback failed',
   partial_completion: 'Partly completed',
   silent_failure: 'Silent failure',
+  confirm_after_retry: 'Confirm a success after retries',
 };
 
 /** Longest inline JSON shown for an observed value; the JSON form has it whole. */

@@ -5,7 +5,7 @@
  * `runwarden schema task` so consumers of the JSON can validate what they read.
  */
 import { z } from 'zod';
-import { EVENT_TYPES, ESCALATION_REASONS, FAILURE_CLASSES, STEP_STATUSES, TASK_STATES } from './vocabulary.js';
+import { EVENT_TYPES, ESCALATION_REASONS, FAILURE_CLASSES, STEP_STATUSES, TASK_STATES, WORK_ROLES } from './vocabulary.js';
 
 const iso = z.string().describe('an ISO 8601 timestamp (UTC)');
 
@@ -29,6 +29,16 @@ export const TaskDocumentSchema = z
     deadlineAt: iso.nullable().describe('completed or escalated by then'),
     nextAttemptAt: iso.nullable().describe('when a scheduled retry or a wait\'s timeout falls due'),
     leaseOwner: z.string().nullable().describe('the worker holding the task now'),
+    awaitingRole: z.enum(WORK_ROLES).nullable().optional().describe('the role whose work comes next: only a worker serving it takes the task up; null: any worker'),
+    waitingFor: z
+      .object({
+        concurrencyKey: z.string().describe('the value of the runbook\'s policy.concurrency.key for this task'),
+        limit: z.int(),
+        holders: z.array(z.object({ id: z.string(), state: z.enum(TASK_STATES) })).describe('the tasks holding the key\'s slots now'),
+      })
+      .nullable()
+      .optional()
+      .describe('a queued task held back by its concurrency key: what it waits for'),
     cancelRequested: z.boolean().describe('an operator cancelled while a worker held it; it stops at the next checkpoint'),
     rejection: z.unknown().describe('intake\'s `{ kind, problems }` when the task was rejected, else null'),
     escalation: z

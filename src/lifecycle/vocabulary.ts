@@ -111,8 +111,12 @@ export const ESCALATION_REASONS = [
   'compensation_failed',
   'partial_completion',
   'silent_failure',
+  'confirm_after_retry',
 ] as const;
 export type EscalationReason = (typeof ESCALATION_REASONS)[number];
+
+/** The reasons that ask a person to approve or deny (`awaiting_approval`), not to take over. */
+export const APPROVAL_REASONS = ['approval_required', 'confirm_after_retry'] as const satisfies readonly EscalationReason[];
 export const EscalationReason = z.enum(ESCALATION_REASONS);
 
 /** Operator actions (lifecycle.md, "Operator actions"). */
@@ -130,6 +134,16 @@ export const OPERATOR_ACTIONS = [
 ] as const;
 export type OperatorAction = (typeof OPERATOR_ACTIONS)[number];
 export const OperatorAction = z.enum(OPERATOR_ACTIONS);
+
+/**
+ * Work roles (runbook-format.md, "Additions in v1.1"): who runs which attempt. `execution` runs
+ * steps (actions, refreshes, compensations), `verification` runs `verify` checks and probes,
+ * `escalation` writes packets and delivers them, `agent` makes model calls (`decide`). A worker
+ * serves some of them (`work --roles`); a secret may be granted to some of them.
+ */
+export const WORK_ROLES = ['execution', 'verification', 'escalation', 'agent'] as const;
+export type WorkRole = (typeof WORK_ROLES)[number];
+export const WorkRole = z.enum(WORK_ROLES);
 
 /** API token roles (interfaces.md). */
 export const ROLES = ['intake', 'viewer', 'operator', 'admin'] as const;
@@ -190,6 +204,8 @@ export const EVENT_TYPES = [
   'packet.delivery',
   'operator.action',
   'schedule.fired',
+  'escalation.reescalated',
+  'audit.recorded',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 export const EventType = z.enum(EVENT_TYPES);

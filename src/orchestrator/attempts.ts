@@ -11,7 +11,8 @@ import { renderText } from './captures.js';
 import { probesFirst } from './cursor.js';
 import type { Draft } from './draft.js';
 import { internalFailure, stepSucceeded, verifying } from './settle.js';
-import { deadlinePassed, RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
+import { roleOfAttempt } from './roles.js';
+import { deadlinePassed, RELEASE, stop, WALK_ON, yieldsToRole, yieldsToStop, type Progress } from './walk.js';
 
 /** How long an action may take when nothing says: its system's timeout, else the executor's default. */
 function defaultTimeout(plan: CompiledRunbook, spec: ActionSpec): number {
@@ -43,7 +44,7 @@ export function idempotencyKey(d: Draft, step: CompiledStep, ctx: ExprContext): 
 }
 
 export function startAction(d: Draft, step: CompiledStep): Progress {
-  if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;
+  if (yieldsToStop(d) || deadlinePassed(d, step) || yieldsToRole(d, roleOfAttempt('action', step))) return RELEASE;
   if (step.spec.action === 'decide') {
     const cap = d.env.agentCallCap ?? DEFAULT_AGENT_CALL_CAP;
     if ((d.cursor.agentCalls ?? 0) >= cap) return applyFallback(d, step, `the task's cap of ${cap} model calls is reached`, 'budget_exhausted');
@@ -74,7 +75,7 @@ export function startProbe(d: Draft, step: CompiledStep): Progress {
     d.escalate({ kind: 'ambiguous_state', failureClass: 'ambiguous', step: step.id, message: `${step.id} may have taken effect and has no probe to tell` });
     return RELEASE;
   }
-  if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;
+  if (yieldsToStop(d) || deadlinePassed(d, step) || yieldsToRole(d, 'verification')) return RELEASE;
   const attempt = d.nextAttemptNo('probe', step.id);
   d.startAttempt = { step: step.id, kind: 'probe', attempt, idempotencyKey: null };
   d.event('attempt.started', step.id, { kind: 'probe', attempt });
@@ -85,7 +86,7 @@ export function startVerify(d: Draft, step: CompiledStep): Progress {
   const v = verifying(d);
   const check = step.verify[v.check];
   if (!check) return stepSucceeded(d, step);
-  if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;
+  if (yieldsToStop(d) || deadlinePassed(d, step) || yieldsToRole(d, 'verification')) return RELEASE;
   const attempt = d.nextAttemptNo('verify', step.id);
   d.startAttempt = { step: step.id, kind: 'verify', attempt, idempotencyKey: null };
   d.event('attempt.started', step.id, { kind: 'verify', attempt, check: check.id });
@@ -99,7 +100,7 @@ export function startRefresh(d: Draft, step: CompiledStep): Progress {
     d.setPhase(step.repeat === 'once' && probesFirst(phase) ? { at: 'probing' } : { at: 'attempting' });
     return WALK_ON;
   }
-  if (yieldsToStop(d) || deadlinePassed(d, step)) return RELEASE;
+  if (yieldsToStop(d) || deadlinePassed(d, step) || yieldsToRole(d, 'execution')) return RELEASE;
   const target = d.step(id);
   const attempt = d.nextAttemptNo('refresh', id);
   d.startAttempt = { step: id, kind: 'refresh', attempt, idempotencyKey: null };

@@ -9,7 +9,7 @@ import type { Draft } from './draft.js';
 import type { Classified } from './outcome.js';
 import type { ProbeVerdict } from '../verifiers/index.js';
 import type { Phase } from './cursor.js';
-import { RELEASE, stop, WALK_ON, yieldsToStop, type Progress } from './walk.js';
+import { RELEASE, stop, WALK_ON, yieldsToRole, yieldsToStop, type Progress } from './walk.js';
 
 /** Compensations of transient failures tried in place before the rollback escalates. */
 export const COMPENSATION_TRIES = 3;
@@ -62,7 +62,7 @@ export function compensateNext(d: Draft): Progress {
   }
   const step = d.step(id);
   if (d.record(id).status === 'in_doubt') return probeBeforeUndo(d, step);
-  if (yieldsToStop(d)) return RELEASE;
+  if (yieldsToStop(d) || yieldsToRole(d, 'execution')) return RELEASE;
   const c = step.compensate!;
   const attempt = d.nextAttemptNo('compensate', id);
   const key = c.repeat === 'keyed' ? `${d.task.id}:${id}:compensate` : null;
@@ -111,7 +111,7 @@ function probeBeforeUndo(d: Draft, step: CompiledStep): Progress {
     });
     return RELEASE;
   }
-  if (yieldsToStop(d)) return RELEASE;
+  if (yieldsToStop(d) || yieldsToRole(d, 'verification')) return RELEASE;
   const attempt = d.nextAttemptNo('probe', step.id);
   d.startAttempt = { step: step.id, kind: 'probe', attempt, idempotencyKey: null };
   d.event('attempt.started', step.id, { kind: 'probe', attempt, for: 'compensation' });

@@ -25,9 +25,12 @@ import { recordMask } from '../secrets/sensitive.js';
 import { decide } from './decide.js';
 import { Draft } from './draft.js';
 import type { Clock } from './clock.js';
-import type { AttemptRef, Commit, OrchestratorEvent } from './types.js';
+import type { AttemptRef, Commit, Decision, OrchestratorEvent } from './types.js';
 import { taskViewOf } from './view.js';
 import { runbookOf } from './runbook-version.js';
+import { awaitingRoleOf, withRoles } from './roles.js';
+import { WAKE_CHANNEL } from './wake.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 
 export interface DriverDeps {
   db: Db;
@@ -46,6 +49,8 @@ export interface DriverDeps {
   hooks?: CheckpointHooks;
   /** Model calls one task may make in all (decide steps). Default: the decision's own (10). */
   agentCallCap?: number;
+  /** The roles this worker serves; work of another role is handed on. Default: every role. */
+  roles?: readonly WorkRole[];
 }
 
 export interface DriveControl {
@@ -160,10 +165,14 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
       secrets: deps.secrets,
       stopping: control.stopping(),
       ...(deps.agentCallCap !== undefined ? { agentCallCap: deps.agentCallCap } : {}),
+      ...(deps.roles ? { roles: deps.roles } : {}),
     });
     const next = decision.next;
+    let handedOn = false;
     if (decision.commit) {
-      const commit = maskCommit(decision.commit, mask);
+      const routed = routeCommit(plan, task, decision.commit, next);
+      handedOn = routed.handedOn;
+      const commit = maskCommit(routed.commit, mask);
       const boundary = boundariesOf(commit);
       for (const [point, step] of boundary.before) faultPoint(point, { step });
       const before = task;
@@ -183,7 +192,9 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
       if (task.state !== before.state) transitions(before, task, undefined, 'nothing to do');
     }
     if (next.type === 'release') {
-      log.debug({ state: task.state }, 'task released');
+      log.debug({ state: task.state, ...(handedOn ? { awaitingRole: task.awaitingRole } : {}) }, 'task released');
+      // A worker of the role the task waits for may be idle: wake it now rather than at its next poll.
+      if (handedOn) await deps.db.notify(WAKE_CHANNEL, task.id).catch(() => undefined);
       return task;
     }
     if (next.type === 'sleep') {
@@ -212,6 +223,24 @@ export async function driveTask(deps: DriverDeps, claimed: TaskRow, control: Dri
     event = { kind: 'finished', attempt: next.attempt, outcome, durationMs };
     if (control.cancelled()) task = { ...task, cancelRequested: true };
   }
+}
+
+/**
+ * The checkpoint as written: every attempt event names its role, and the task records the role
+ * whose work comes next (the role a hand-on names, else what the next command or the task's new
+ * state and cursor leave to do), so the claim gives it only to a worker of that role.
+ */
+function routeCommit(plan: CompiledRunbook, task: TaskRow, commit: Commit, next: Decision['next']): { commit: Commit; handedOn: boolean } {
+  const events = withRoles(commit.events, plan);
+  const handOn = events.find((e) => e.type === 'lease.released' && typeof e.data?.role === 'string');
+  const after = {
+    state: commit.to ?? task.state,
+    currentStep: commit.patch.currentStep !== undefined ? commit.patch.currentStep : task.currentStep,
+    cursor: (commit.patch.cursor as Record<string, unknown> | undefined) ?? task.cursor,
+  };
+  const role = handOn ? (handOn.data!.role as WorkRole) : awaitingRoleOf(plan, after, next);
+  const patch = role === task.awaitingRole && commit.to !== 'queued' ? commit.patch : { ...commit.patch, awaitingRole: role };
+  return { commit: { ...commit, events, patch }, handedOn: handOn !== undefined };
 }
 
 /** A read the driver cannot go on without: tried again while the database is away. */

@@ -20,6 +20,7 @@ import { insertTask, taskByExternalRef, type NewTask } from '../store/intake.js'
 import { saveRunbookVersion } from '../store/runbook-versions.js';
 import type { StepRecord, TaskRow } from '../store/tasks.js';
 import { checkRequestLimits, checkRequestTextSize } from './intake-limits.js';
+import { firstRoleOf } from './roles.js';
 import { WAKE_CHANNEL } from './wake.js';
 
 export const TaskRequest = z
@@ -96,6 +97,24 @@ function guardProblems(runbook: CompiledRunbook, ctx: ExprContext): Problem[] {
     }
   }
   return problems;
+}
+
+/**
+ * The value of the runbook's `policy.concurrency.key` for this task, as text (a string as it is,
+ * anything else as JSON). A key that cannot be evaluated, or evaluates to null, is a problem of
+ * the request: the task could not be placed under its limit.
+ */
+function concurrencyKeyOf(runbook: CompiledRunbook, ctx: ExprContext): { value: { key: string; limit: number } | null } | { problem: Problem } {
+  const c = runbook.policy.concurrency;
+  if (!c) return { value: null };
+  let v: unknown;
+  try {
+    v = c.key.evaluate(ctx);
+  } catch (err) {
+    return { problem: { path: 'policy.concurrency.key', message: `the concurrency key ${c.key.source} could not be evaluated for this input: ${(err as Error).message}` } };
+  }
+  if (v === null || v === undefined || v === '') return { problem: { path: 'policy.concurrency.key', message: `the concurrency key ${c.key.source} is empty for this input` } };
+  return { value: { key: typeof v === 'string' ? v : JSON.stringify(v), limit: c.limit } };
 }
 
 /** What the request would store, in the columns an existing task is compared on. */
@@ -177,6 +196,7 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   let rejection: Rejection | undefined;
   let runbook: CompiledRunbook | undefined;
   let req: TaskRequest | undefined;
+  let concurrency: { key: string; limit: number } | null = null;
   if (!parsed.success) {
     rejection = { kind: 'invalid_request', problems: zodProblems(parsed.error) };
   } else {
@@ -210,6 +230,11 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
         };
         const denied = guardProblems(runbook, ctx);
         if (denied.length) rejection = { kind: 'off_policy', problems: denied };
+        else {
+          const key = concurrencyKeyOf(runbook, ctx);
+          if ('problem' in key) rejection = { kind: 'invalid_input', problems: [key.problem] };
+          else concurrency = key.value;
+        }
       }
     }
   }
@@ -236,9 +261,15 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
       retryLimit: runbook && !rejection ? runbook.policy.retryBudget : 0,
       deadlineAt: runbook && !rejection ? new Date(opts.now.getTime() + runbook.policy.deadlineMs) : null,
       rejection: rejection ?? null,
+      awaitingRole: accepted ? firstRoleOf(accepted) : null,
+      concurrency: accepted ? concurrency : null,
       event: rejection
         ? { type: 'intake.rejected', actor, data: { kind: rejection.kind, problems: rejection.problems } }
-        : { type: 'intake.accepted', actor, data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan } },
+        : {
+            type: 'intake.accepted',
+            actor,
+            data: { runbook: runbook!.id, version: runbook!.version, taskClass: comparable.taskClass, ...plan },
+          },
     },
     opts.now,
     { notify: WAKE_CHANNEL },

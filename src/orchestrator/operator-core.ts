@@ -25,6 +25,11 @@ export interface ActionContext {
 export interface ActionInput {
   operator: string;
   reason: string;
+  /**
+   * Whether the escalation packet was enough to act without redoing discovery (`--packet-helpful
+   * yes|no` on close and resume): recorded with the action, counted by the audit figures.
+   */
+  packetHelpful?: boolean;
 }
 
 export interface ResumeOptions extends ActionInput {
@@ -116,7 +121,19 @@ export async function apply(ctx: ActionContext, task: TaskRow, action: OperatorA
       expect: { states: [task.state], eventSeq: task.eventSeq, ...(change.lease ? { lease: change.lease } : {}) },
       ...(change.patch ? { patch: change.patch } : {}),
       events: [
-        { type: 'operator.action', step: task.currentStep, actor, data: { action, operator: input.operator, reason: input.reason, ...(change.options ?? {}) } },
+        {
+          type: 'operator.action',
+          step: task.currentStep,
+          actor,
+          data: {
+            action,
+            operator: input.operator,
+            reason: input.reason,
+            // Asked of escalations only: the packet is what the answer is about.
+            ...(input.packetHelpful !== undefined && (task.state === 'escalated' || task.state === 'in_handover') ? { packetHelpful: input.packetHelpful } : {}),
+            ...(change.options ?? {}),
+          },
+        },
         ...(change.extra ?? []).map((e) => ({ type: e.type, step: task.currentStep, actor, data: e.data })),
       ],
     });

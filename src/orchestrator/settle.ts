@@ -147,9 +147,40 @@ export function internalFailure(d: Draft, step: CompiledStep, message: string): 
 export function stepSucceeded(d: Draft, step: CompiledStep, target?: string): Progress {
   d.setStatus(step.id, 'succeeded');
   d.event('step.succeeded', step.id, { attempts: d.record(step.id).attempts });
+  const confirm = confirmAfterRetry(d, step);
+  if (confirm) return confirm;
   if (target) jumpTo(d, step, target);
   else goToNext(d, step, true);
   return WALK_ON;
+}
+
+/**
+ * `retry.<class>.confirm`: a step that succeeded only after failures of a class whose policy asks
+ * for confirmation waits in `awaiting_approval` (reason `confirm_after_retry`) for a person; its
+ * attempts, the failures and the success, are the packet's evidence. Approved, the walk goes on
+ * from the step as settled; denied, the step counts as failed (operator.ts `deny`). A success at
+ * the first try never asks: only a retry makes a success doubtful.
+ */
+function confirmAfterRetry(d: Draft, step: CompiledStep): Progress | undefined {
+  if (d.cursor.step.approval?.granted) return undefined;
+  const failures = d.cursor.step.failures ?? {};
+  const classes = (Object.keys(failures) as FailureClass[]).filter((c) => (failures[c] ?? 0) > 0 && step.retry[c]?.confirm);
+  if (!classes.length) return undefined;
+  const counted = classes.map((c) => `${failures[c]} ${c} failure(s)`).join(', ');
+  const attempts = d.record(step.id).attempts;
+  d.setPhase({ at: 'settled' });
+  d.cursor.step.approval = { granted: false };
+  d.event('approval.requested', step.id, { reason: 'confirm_after_retry', route: null, prompt: null, failures: Object.fromEntries(classes.map((c) => [c, failures[c]])), attempts });
+  d.moveTo('awaiting_approval');
+  if (d.task.deadlineAt) d.nextAttemptAt = d.task.deadlineAt;
+  d.notice({
+    kind: 'confirm_after_retry',
+    failureClass: classes[0]!,
+    step: step.id,
+    message: `${step.id} succeeded on try ${attempts} after ${counted}; confirm the result before the task goes on`,
+  });
+  d.touch();
+  return RELEASE;
 }
 
 /** The action took effect: capture from its result, then verify or succeed. */

@@ -3,7 +3,7 @@
  * (`decide.ts`) is pure; the driver (`driver.ts`) does the I/O and records every checkpoint. The
  * checkpoint, the attempt records, the ledger event and the escalation are the store's types.
  */
-import type { AttemptKind, TaskState } from '../lifecycle/vocabulary.js';
+import type { AttemptKind, TaskState, WorkRole } from '../lifecycle/vocabulary.js';
 import type { ActionSpec } from '../runbook/plan.js';
 import type { AttemptRef, CheckpointWrite } from '../store/checkpoints.js';
 import type { NewEvent } from '../store/events.js';
@@ -75,4 +75,9 @@ export interface DecideEnv {
   stopping?: boolean;
   /** Model calls one task may make in all (`RUNWARDEN_LLM_MAX_CALLS`). Default 10. */
   agentCallCap?: number;
+  /**
+   * The roles this worker serves (`work --roles`): work of another role is not started, the task
+   * is handed on (walk.ts `yieldsToRole`). Default: every role.
+   */
+  roles?: readonly WorkRole[];
 }

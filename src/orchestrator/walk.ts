@@ -4,7 +4,7 @@
  * finishing the task, yielding to a stopping worker, and the deadline.
  * Part of the decision function (decide.ts): pure, no I/O.
  */
-import { UNDONE_STEP_STATUSES, isOneOf } from '../lifecycle/vocabulary.js';
+import { UNDONE_STEP_STATUSES, isOneOf, type WorkRole } from '../lifecycle/vocabulary.js';
 import type { CompiledStep } from '../runbook/plan.js';
 import type { Draft } from './draft.js';
 import type { Next } from './types.js';
@@ -33,6 +33,19 @@ export function yieldsToStop(d: Draft): boolean {
   if (!d.env.stopping) return false;
   d.event('lease.released', d.currentStep, { why: 'worker stopping' });
   if (d.state === 'running') d.moveTo('queued');
+  return true;
+}
+
+/**
+ * True (and the task handed on) when the work about to start is a role this worker does not
+ * serve (`work --roles`): nothing starts, the lease is released with the role named, and the task
+ * keeps its state, so a worker of that role takes it up where it is (it still counts as running
+ * for its concurrency key: it is mid-flight between roles, not waiting).
+ */
+export function yieldsToRole(d: Draft, role: WorkRole): boolean {
+  const served = d.env.roles;
+  if (!served || served.includes(role)) return false;
+  d.event('lease.released', d.currentStep, { why: `waiting for a worker that serves ${role}`, role });
   return true;
 }
 

@@ -16,6 +16,7 @@ import { isRunwardenError } from '../errors.js';
 import { faultPoint, isInjectedFault } from '../fault-points.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../log.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import { claimTasks, idleStatus, leaseOf, renewLeases, type Lease } from '../store/claim.js';
@@ -67,6 +68,11 @@ export interface WorkerOptions {
   housekeepingMs?: number;
   /** Called after each task leaves the worker's hands (progress views). */
   onTaskReleased?: (task: TaskRow) => void;
+  /**
+   * The roles this worker serves (`work --roles`): it claims only tasks whose next work is one of
+   * them, and hands a task on when the next work is another role's. Default: every role.
+   */
+  roles?: readonly WorkRole[];
 }
 
 export interface WorkerStats {
@@ -257,6 +263,7 @@ export class Worker {
               leaseMs: this.leaseMs,
               limit: free,
               exclude: [...this.active.keys()],
+              ...(this.opts.roles ? { roles: this.opts.roles } : {}),
             });
             faultPoint('claim.after');
             claimed = tasks.length;
@@ -272,7 +279,7 @@ export class Worker {
           // Housekeeping never holds up claiming (it may wait on a sink or a model); the last run
           // before --until-idle returns is awaited in `finally`.
           this.housekeepInBackground(log);
-          const idle = await idleStatus(this.opts.db);
+          const idle = await idleStatus(this.opts.db, this.opts.roles);
           if (untilIdle && idle.busy === 0 && !idle.nextDueAt) break;
           if (this.listening) {
             // Idle and listening: sleep until timed work is due, found afresh (others' too).
@@ -434,6 +441,7 @@ export class Worker {
         ...(this.opts.random ? { random: this.opts.random } : {}),
         ...(this.opts.hooks ? { hooks: this.opts.hooks } : {}),
         ...(this.opts.agentCallCap !== undefined ? { agentCallCap: this.opts.agentCallCap } : {}),
+        ...(this.opts.roles ? { roles: this.opts.roles } : {}),
       },
       task,
       {

@@ -94,6 +94,14 @@ function checkPolicy(c: CheckContext): void {
     }
     c.cel(g.deny, ['policy', 'guards', i, 'deny'], 'task', {});
   });
+  if (isObj(policy.concurrency)) {
+    // Evaluated at intake, before any step ran: only `input` and `task` mean something there.
+    const key = policy.concurrency.key;
+    c.cel(key, ['policy', 'concurrency', 'key'], 'task', {});
+    if (typeof key === 'string' && /\b(steps|secrets)\b/.test(key)) {
+      c.add(['policy', 'concurrency', 'key'], 'the concurrency key is evaluated at intake, before any step ran and without secrets: use `input` and `task` only');
+    }
+  }
 }
 
 function checkEscalation(c: CheckContext): void {
@@ -104,6 +112,12 @@ function checkEscalation(c: CheckContext): void {
     for (const key of Object.keys(esc.routes)) {
       if (!kinds.includes(key as never)) c.add(['escalation', 'routes', key], `\`${key}\` is neither an escalation reason nor a failure class${didYouMean(key, kinds)}`, { at: 'key' });
     }
+  }
+  if (esc.ackWithin !== undefined && list(esc.then).length === 0) {
+    c.add(['escalation', 'ackWithin'], '`ackWithin` needs `then`: the routes to escalate to, in order, when nobody acts on the task in time');
+  }
+  if (esc.then !== undefined && esc.ackWithin === undefined) {
+    c.add(['escalation', 'then'], '`then` needs `ackWithin`: how long an escalation may go unacknowledged before the next route is tried');
   }
   if (isObj(esc.recommend)) {
     const known = [...kinds, ...c.stepIndex.keys()];

@@ -45,7 +45,7 @@ describe('defaults', () => {
 
   it('fills the documented runbook defaults', () => {
     expect(rb.policy).toEqual({ deadlineMs: 3_600_000, retryBudget: 10, guards: [], allowExec: [] });
-    expect(rb.escalation).toEqual({ route: 'team', routes: {}, severity: 'high', recommend: {} });
+    expect(rb.escalation).toEqual({ route: 'team', routes: {}, severity: 'high', recommend: {}, then: [] });
     expect(rb.inputSchema).toEqual({ type: 'object' });
     expect(rb.schedule).toBeUndefined();
     expect(compile(MINIMAL.replace('steps:', 'schedule: { cron: "*/15 * * * *" }\nsteps:')).schedule).toEqual({ cron: '*/15 * * * *', timezone: 'UTC', input: {}, missed: 'skip', overlap: 'skip' });
@@ -79,9 +79,9 @@ describe('defaults', () => {
 describe('retry policies', () => {
   it('defaults to the built-in handling: transient and timeout with backoff, dependency with refresh', () => {
     expect(mergeRetry(undefined, undefined)).toEqual({
-      transient: { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: true, refresh: false },
-      timeout: { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: true, refresh: false },
-      dependency: { attempts: 2, backoff: 'fixed', delayMs: 30_000, maxDelayMs: 30_000, jitter: false, refresh: true },
+      transient: { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: true, refresh: false, confirm: false },
+      timeout: { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: true, refresh: false, confirm: false },
+      dependency: { attempts: 2, backoff: 'fixed', delayMs: 30_000, maxDelayMs: 30_000, jitter: false, refresh: true, confirm: false },
     });
   });
 
@@ -90,8 +90,8 @@ describe('retry policies', () => {
       { transient: { attempts: 5 }, business: { attempts: 2, delay: '1m' } },
       { transient: { attempts: 2, delay: '45s' }, dependency: { attempts: 4, refresh: ['read'] } },
     );
-    expect(merged.transient).toEqual({ attempts: 2, backoff: 'fixed', delayMs: 45_000, maxDelayMs: 45_000, jitter: false, refresh: false });
-    expect(merged.dependency).toEqual({ attempts: 4, backoff: 'fixed', delayMs: 1000, maxDelayMs: 30_000, jitter: false, refresh: ['read'] });
+    expect(merged.transient).toEqual({ attempts: 2, backoff: 'fixed', delayMs: 45_000, maxDelayMs: 45_000, jitter: false, refresh: false, confirm: false });
+    expect(merged.dependency).toEqual({ attempts: 4, backoff: 'fixed', delayMs: 1000, maxDelayMs: 30_000, jitter: false, refresh: ['read'], confirm: false });
     expect(merged.timeout).toEqual(BUILTIN_RETRY.timeout);
     expect(merged.permission).toBeUndefined();
   });
@@ -111,7 +111,7 @@ steps:
       transient: { attempts: 1 }
       dependency: { attempts: 3, refresh: [a] }
 `);
-    expect(rb.steps[0]?.retry.transient).toEqual({ attempts: 4, backoff: 'exponential', delayMs: 2000, maxDelayMs: 8000, jitter: false, refresh: false });
+    expect(rb.steps[0]?.retry.transient).toEqual({ attempts: 4, backoff: 'exponential', delayMs: 2000, maxDelayMs: 8000, jitter: false, refresh: false, confirm: false });
     expect(rb.steps[0]?.retry.business?.attempts).toBe(2);
     expect(rb.steps[1]?.retry.transient?.attempts).toBe(1);
     expect(rb.steps[1]?.retry.dependency?.refresh).toEqual(['a']);

@@ -238,12 +238,15 @@ export function compileRunbook(doc: RunbookDoc, file: string, opts: { plugins?: 
       retryBudget: doc.policy?.retryBudget ?? DEFAULTS.retryBudget,
       guards: (doc.policy?.guards ?? []).map((g) => ({ name: g.name, deny: expr(g.deny), message: g.message ?? `guard ${g.name} denied the task` })),
       allowExec: [...(doc.policy?.allowExec ?? [])],
+      ...(doc.policy?.concurrency ? { concurrency: { key: expr(doc.policy.concurrency.key), limit: doc.policy.concurrency.limit } } : {}),
     },
     escalation: {
       route: doc.escalation?.route ?? doc.owner,
       routes: { ...(doc.escalation?.routes ?? {}) },
       severity: doc.escalation?.severity ?? DEFAULTS.severity,
       recommend: { ...(doc.escalation?.recommend ?? {}) },
+      ...(doc.escalation?.ackWithin !== undefined ? { ackWithinMs: parseDuration(doc.escalation.ackWithin) } : {}),
+      then: [...(doc.escalation?.then ?? [])],
     },
     ...(sched
       ? {

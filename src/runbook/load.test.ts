@@ -84,7 +84,7 @@ describe('schema problems', () => {
     const p = one(`${GET_STEP}escalation: { zzz: 1 }
 `);
     expect(p).toMatchObject({ line: 12, col: 15, path: 'escalation.zzz' });
-    expect(p.message).toBe('unknown key `zzz`; allowed here: route, routes, severity, recommend');
+    expect(p.message).toBe('unknown key `zzz`; allowed here: route, routes, severity, recommend, ackWithin, then');
   });
 
   it('names a wrong type at the value', () => {
@@ -267,5 +267,33 @@ describe('idempotencyKey', () => {
     repeat: keyed
 `),
     ).toEqual([]);
+  });
+});
+
+describe('the v1.1 fields', () => {
+  it('compile: a concurrency key, confirm after retry, acknowledgement deadlines', () => {
+    const { runbook, problems: ps } = compileRunbookText(
+      `${HEADER}policy: { concurrency: { key: "'svc:' + input.service", limit: 2 } }
+retry: { transient: { attempts: 3, confirm: true } }
+escalation: { ackWithin: 15m, then: [lead, manager] }
+${GET_STEP}`,
+      'rb.yaml',
+    );
+    expect(ps).toEqual([]);
+    expect(runbook!.policy.concurrency!.limit).toBe(2);
+    expect(runbook!.policy.concurrency!.key.evaluate({ input: { service: 'api' }, task: { id: 't', externalRef: null, taskClass: 'demo.run', attempt: 0, requestedBy: null }, steps: {}, env: {}, secrets: {} })).toBe('svc:api');
+    expect(runbook!.steps[0]!.retry.transient!.confirm).toBe(true);
+    expect(runbook!.steps[0]!.retry.timeout!.confirm).toBe(false);
+    expect(runbook!.escalation).toMatchObject({ ackWithinMs: 900_000, then: ['lead', 'manager'] });
+  });
+
+  it('refuse a key that reads steps, ackWithin without then, and then without ackWithin', () => {
+    expect(one(`policy: { concurrency: { key: "steps.first.status", limit: 1 } }\n${GET_STEP}`)).toMatchObject({
+      path: 'policy.concurrency.key',
+      message: expect.stringMatching(/evaluated at intake, before any step ran/),
+    });
+    expect(one(`escalation: { ackWithin: 15m }\n${GET_STEP}`)).toMatchObject({ path: 'escalation.ackWithin', message: expect.stringMatching(/needs `then`/) });
+    expect(one(`escalation: { then: [lead] }\n${GET_STEP}`)).toMatchObject({ path: 'escalation.then', message: expect.stringMatching(/needs `ackWithin`/) });
+    expect(one(`policy: { concurrency: { key: "input.service", limit: 0 } }\n${GET_STEP}`)).toMatchObject({ path: 'policy.concurrency.limit' });
   });
 });

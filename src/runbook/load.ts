@@ -10,6 +10,7 @@ import { extname, join } from 'node:path';
 import type { Problem } from '../errors.js';
 import type { PluginRegistry } from './action-schema.js';
 import { envReferences, unlistedEnvFinding } from './env-refs.js';
+import { secretRoleFindings, type SecretGrants } from './secret-refs.js';
 import { checkRunbook } from './checks.js';
 import { compileRunbook } from './compile.js';
 import type { CompiledRunbook, RunbookSet } from './plan.js';
@@ -26,6 +27,11 @@ export interface LoadOptions {
    * config to check against).
    */
   env?: { listed: readonly string[]; configFile: string };
+  /**
+   * The deployment config's grants of secrets to roles (`secrets.NAME.roles`) and its file: an
+   * expression that reads a secret its role is not granted is a problem. Default: not checked.
+   */
+  secrets?: { grants: SecretGrants; configFile: string };
 }
 
 /** A runbook file that did not load: which task classes it names and why it is out. */
@@ -86,6 +92,7 @@ function compileFile(text: string, file: string, opts: LoadOptions): FileResult 
       findings.push(unlistedEnvFinding(ref, listed, opts.env.configFile));
     }
   }
+  if (opts.secrets) findings.push(...secretRoleFindings(value, opts.secrets.grants, opts.secrets.configFile));
   const problems = sortProblems(dedupe(findings.map((f) => source.locate(f))));
   if (problems.length) return { problems, source };
   try {

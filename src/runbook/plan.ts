@@ -58,6 +58,8 @@ export interface RetryPolicy {
   jitter: boolean;
   /** Re-run earlier `safe` steps before retrying: all of them (`true`) or those named. */
   refresh: boolean | string[];
+  /** A success after a retry of this class waits for a person (`confirm_after_retry`). */
+  confirm: boolean;
 }
 
 export type RetryPolicies = Partial<Record<FailureClass, RetryPolicy>>;
@@ -229,13 +231,24 @@ export interface CompiledRunbook {
   /** Dotted input paths marked `sensitive: true` in the input schema; masked in packets. */
   sensitiveInputs: string[];
   systems: Record<string, SystemDef>;
-  policy: { deadlineMs: number; retryBudget: number; guards: Guard[]; allowExec: string[] };
+  policy: {
+    deadlineMs: number;
+    retryBudget: number;
+    guards: Guard[];
+    allowExec: string[];
+    /** `policy.concurrency`: the key (CEL over input and task) and how many may run at once. */
+    concurrency?: { key: Expr; limit: number };
+  };
   escalation: {
     route: string;
     routes: Record<string, string>;
     severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
     /** Owner-written next-action text by reason kind, failure class or step id. */
     recommend: Record<string, string>;
+    /** `ackWithin`: re-escalate an unacknowledged task after this long, to the next of `then`. */
+    ackWithinMs?: number;
+    /** The routes tried next, in order, one per window. */
+    then: string[];
   };
   schedule?: Schedule;
   steps: CompiledStep[];

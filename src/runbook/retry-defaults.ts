@@ -8,7 +8,7 @@ import { parseDuration } from './duration.js';
 import type { RetryPolicies, RetryPolicy } from './plan.js';
 import type { RetryDoc, RetryPolicyDoc } from './schema.js';
 
-const TRANSIENT: RetryPolicy = { attempts: 3, backoff: 'exponential', delayMs: 1_000, maxDelayMs: 30_000, jitter: true, refresh: false };
+const TRANSIENT: RetryPolicy = { attempts: 3, backoff: 'exponential', delayMs: 1_000, maxDelayMs: 30_000, jitter: true, refresh: false, confirm: false };
 
 /**
  * The built-in defaults: transient and timeout retried 3 times in all with exponential backoff
@@ -18,7 +18,7 @@ const TRANSIENT: RetryPolicy = { attempts: 3, backoff: 'exponential', delayMs: 1
 export const BUILTIN_RETRY: Readonly<RetryPolicies> = Object.freeze({
   transient: Object.freeze({ ...TRANSIENT }),
   timeout: Object.freeze({ ...TRANSIENT }),
-  dependency: Object.freeze({ attempts: 2, backoff: 'fixed', delayMs: 30_000, maxDelayMs: 30_000, jitter: false, refresh: true } satisfies RetryPolicy),
+  dependency: Object.freeze({ attempts: 2, backoff: 'fixed', delayMs: 30_000, maxDelayMs: 30_000, jitter: false, refresh: true, confirm: false } satisfies RetryPolicy),
 });
 
 /** Defaults for the fields an entry leaves out: fixed 1s, maxDelay 30s (or `delay` if longer), no jitter, no refresh. */
@@ -32,6 +32,7 @@ export function retryPolicyFromDoc(doc: RetryPolicyDoc): RetryPolicy {
     maxDelayMs,
     jitter: doc.jitter ?? false,
     refresh: Array.isArray(doc.refresh) ? [...doc.refresh] : (doc.refresh ?? false),
+    confirm: doc.confirm ?? false,
   };
 }
 

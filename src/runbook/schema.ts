@@ -99,6 +99,10 @@ export const RetryPolicySchema = z
       .union([z.boolean(), z.array(KebabId)])
       .optional()
       .describe('Before retrying, re-run the earlier `safe` steps (`true`) or those named, so the retry does not replay stale input. Default false.'),
+    confirm: z
+      .boolean()
+      .optional()
+      .describe('A success that needed a retry of this class waits in `awaiting_approval` (reason `confirm_after_retry`, with the failures and the success as evidence) until a person approves or denies. Default false.'),
   })
   .describe('How a failure class is retried. A retry that would start after the deadline, or exceed the retry budget, escalates instead.')
   .meta({ id: 'RetryPolicy' });
@@ -228,6 +232,13 @@ export const PolicySchema = z
       .optional()
       .describe('Off-policy conditions, checked at intake and before every step.'),
     allowExec: z.array(z.string().min(1)).optional().describe('Programs `exec` steps may run; anything else is refused at load. Default: none.'),
+    concurrency: z
+      .strictObject({
+        key: CelExpr.describe("CEL over `input` and `task`, evaluated at intake and stored with the task, e.g. `input.service`. Tasks of any runbook whose key has the same value share the limit."),
+        limit: z.number().int().min(1).describe('How many tasks with one key value may run at once (`running`, `retry_scheduled`, `compensating`, `waiting_callback`).'),
+      })
+      .optional()
+      .describe('At most `limit` tasks with the same key value run at once; the others wait in `queued`. Default: no limit.'),
   })
   .describe('Bounds of the delegation: time, retries, guards, programs.');
 
@@ -237,6 +248,8 @@ export const EscalationSchema = z
     routes: z.record(z.string(), z.string().min(1)).optional().describe('Route overrides by escalation reason (`verification_failed`, ...) or failure class (`business`, ...).'),
     severity: z.enum(SEVERITIES).optional().describe('Severity of escalation packets. Default `high`.'),
     recommend: z.record(z.string(), z.string()).optional().describe('Owner-written next-action text for the packet, by escalation reason, failure class or step id.'),
+    ackWithin: Duration.optional().describe('An escalated task no operator acted on within this window is escalated again to the next route of `then`, once per window. Default: never re-escalated.'),
+    then: z.array(z.string().min(1)).optional().describe('The routes tried next, in order, one per `ackWithin` window; after the last it stops. Required with `ackWithin`.'),
   })
   .describe('Where escalations go and what they recommend.');
 

@@ -32,7 +32,7 @@ export interface AttemptFinish extends AttemptRef {
 /** One durable checkpoint: applied in one transaction with its ledger events (the worker adds the actor). */
 export interface CheckpointWrite {
   to?: TaskState;
-  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation'>;
+  patch: Pick<TaskPatch, 'currentStep' | 'steps' | 'cursor' | 'retryUsed' | 'nextAttemptAt' | 'callbackTokenHash' | 'escalation' | 'awaitingRole'>;
   events: Omit<NewEvent, 'actor'>[];
   startAttempt?: AttemptRef;
   finishAttempts?: AttemptFinish[];
@@ -63,6 +63,7 @@ const CHECKPOINT_COLUMNS = {
   retryUsed: "retry_used = CASE WHEN $7::jsonb ? 'retryUsed' THEN ($7::jsonb->>'retryUsed')::int ELSE x.retry_used END",
   nextAttemptAt: "next_attempt_at = CASE WHEN $7::jsonb ? 'nextAttemptAt' THEN ($7::jsonb->>'nextAttemptAt')::timestamptz ELSE x.next_attempt_at END",
   callbackTokenHash: "callback_token_hash = CASE WHEN $7::jsonb ? 'callbackTokenHash' THEN $7::jsonb->>'callbackTokenHash' ELSE x.callback_token_hash END",
+  awaitingRole: "awaiting_role = CASE WHEN $7::jsonb ? 'awaitingRole' THEN $7::jsonb->>'awaitingRole' ELSE x.awaiting_role END",
   // JSON null is SQL NULL here: a cleared escalation is no escalation, as applyChange stores it.
   escalation: "escalation = CASE WHEN $7::jsonb ? 'escalation' THEN NULLIF($7::jsonb->'escalation', 'null'::jsonb) ELSE x.escalation END",
 } as const satisfies Record<keyof CheckpointWrite['patch'], string>;
@@ -156,6 +157,8 @@ export function checkpointParams(opts: { taskId: string; lease: Lease; now: Date
   }
   const patch: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(commit.patch)) if (v !== undefined) patch[k] = v;
+  // As applyChange: back in the queue, whoever claims it works out whose work is next.
+  if (commit.to === 'queued' && patch.awaitingRole === undefined) patch.awaitingRole = null;
   const actor = `worker:${opts.lease.workerId}`;
   const events = commit.events.map((e, i) => ({ ord: i + 1, type: e.type, step: e.step ?? null, actor, data: e.data ?? {} }));
   if (commit.to) events.push({ ord: events.length + 1, type: 'state.changed', step: commit.patch.currentStep ?? null, actor, data: { to: commit.to } });
@@ -221,6 +224,7 @@ async function checkpointApplied(db: Db, opts: { taskId: string; lease: Lease; n
     ...(p.cursor !== undefined ? { cursor: p.cursor } : {}),
     ...(p.retryUsed !== undefined ? { retryUsed: p.retryUsed } : {}),
     ...(p.callbackTokenHash !== undefined ? { callbackTokenHash: p.callbackTokenHash } : {}),
+    ...(p.awaitingRole !== undefined ? { awaitingRole: p.awaitingRole } : commit.to === 'queued' ? { awaitingRole: null } : {}),
     // As stored: JSON and back, so a caller sees what a read would give.
     ...(p.escalation !== undefined ? { escalation: p.escalation ?? null } : {}),
     ...(p.nextAttemptAt !== undefined ? { nextAttemptAt: p.nextAttemptAt ? new Date(p.nextAttemptAt) : null } : {}),

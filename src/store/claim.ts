@@ -9,7 +9,7 @@
  * worker whose lease expired cannot write again once the task was claimed anew, not even when
  * the new claim is its own. A worker never claims a task it is still driving (`exclude`).
  */
-import type { TaskState } from '../lifecycle/vocabulary.js';
+import { WORK_ROLES, type TaskState, type WorkRole } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import { mapTaskRow, type TaskRow } from './tasks.js';
 
@@ -55,17 +55,22 @@ export interface ClaimedTask {
   takeover: boolean;
 }
 
+/**
+ * States that hold a slot of their task's concurrency key (`policy.concurrency`): a `queued` task
+ * with a key is claimed only while fewer than its limit of tasks with that key are in one of
+ * them. A task between roles is `running` without a lease, so it keeps its slot.
+ */
+export const CONCURRENCY_HOLDING: TaskState[] = ['running', 'retry_scheduled', 'compensating', 'waiting_callback'];
+
 // The events are stamped no earlier than the task's last change (see applyChange).
-const CLAIM_SQL = `
+// `pick` is the WHERE of the rows to claim; $11 is the roles the worker serves, $12 (keyed claim
+// only) the ids admitted under their concurrency keys.
+const claimSql = (pick: string) => `
 WITH picked AS (
-  SELECT id, state AS prev_state, GREATEST($2::timestamptz, updated_at) AS at FROM tasks
-  WHERE (state = 'queued'
-     OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
-     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
-     -- A state a person answers, due at the task's deadline: the decision hands it over
-     -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
-     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
+  SELECT id, state AS prev_state, lease_owner AS prev_owner, GREATEST($2::timestamptz, updated_at) AS at FROM tasks
+  WHERE ${pick}
     AND id <> ALL($7::text[])
+    AND (awaiting_role IS NULL OR awaiting_role = ANY($11::text[]))
   ORDER BY priority DESC, created_at, id
   LIMIT $4
   FOR UPDATE SKIP LOCKED
@@ -80,11 +85,12 @@ WITH picked AS (
     updated_at = picked.at,
     event_seq = t.event_seq + CASE WHEN t.state = ANY($5::text[]) THEN 2 ELSE 1 END
   FROM picked WHERE t.id = picked.id
-  RETURNING t.*, picked.prev_state
+  RETURNING t.*, picked.prev_state, picked.prev_owner
 ), ev AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
   SELECT id, event_seq - CASE WHEN prev_state = ANY($5::text[]) THEN 1 ELSE 0 END, updated_at, 'lease.acquired', current_step, $6,
-         jsonb_build_object('worker', $1::text, 'from', prev_state, 'takeover', prev_state = ANY($9::text[]), 'leaseExpiresAt', $3::timestamptz, 'epoch', lease_epoch)
+         jsonb_build_object('worker', $1::text, 'from', prev_state, 'takeover', prev_state = ANY($9::text[]) AND prev_owner IS NOT NULL, 'leaseExpiresAt', $3::timestamptz, 'epoch', lease_epoch)
+         || CASE WHEN awaiting_role IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('role', awaiting_role) END
   FROM upd
   UNION ALL
   SELECT id, event_seq, updated_at, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
@@ -92,36 +98,136 @@ WITH picked AS (
 )
 SELECT * FROM upd`;
 
+// Everything due except a queued task with a concurrency key: that one is admitted apart (claimKeyed).
+const CLAIM_SQL = claimSql(`((state = 'queued' AND concurrency_key IS NULL)
+     OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
+     -- A dead worker's task, or one handed on between roles (running, no lease).
+     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     -- A state a person answers, due at the task's deadline: the decision hands it over
+     -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
+     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))`);
+
+// $8 and $10 are the main claim's; typed here so both statements take the same parameters.
+const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0`);
+
+/**
+ * Queued tasks with a concurrency key, at most their limit per key, in claim order: the
+ * candidates for admission (no lock taken; the claim itself checks again).
+ */
+const KEYED_CANDIDATES_SQL = `
+SELECT id, concurrency_key AS key, concurrency_limit AS lim FROM (
+  SELECT id, concurrency_key, concurrency_limit, priority, created_at,
+         row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, created_at, id) AS rn
+    FROM tasks
+   WHERE state = 'queued' AND concurrency_key IS NOT NULL
+     AND id <> ALL($1::text[])
+     AND (awaiting_role IS NULL OR awaiting_role = ANY($2::text[]))
+) c WHERE rn <= COALESCE(concurrency_limit, 1)
+ORDER BY priority DESC, created_at, id
+LIMIT $3`;
+
+// Sorted, so two claimers locking overlapping keys take them in one order (no deadlock). The
+// transaction-scoped lock is held to COMMIT, so the next claimer's count sees this claim.
+const LOCK_KEYS_SQL = `SELECT count(pg_advisory_xact_lock(hashtext(k))) AS n FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) s`;
+
+const KEY_COUNTS_SQL = `SELECT concurrency_key AS key, count(*)::int AS n FROM tasks WHERE concurrency_key = ANY($1::text[]) AND state = ANY($2::text[]) GROUP BY concurrency_key`;
+
+export interface ClaimOptions {
+  workerId: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+  exclude?: readonly string[];
+  /** The roles the worker serves: only tasks waiting for one of them (or for none) are claimed. Default: every role. */
+  roles?: readonly WorkRole[];
+}
+
+function claimParams(opts: ClaimOptions, limit: number): unknown[] {
+  return [
+    opts.workerId,
+    opts.now,
+    new Date(opts.now.getTime() + opts.leaseMs),
+    limit,
+    CLAIM_TO_RUNNING,
+    `worker:${opts.workerId}`,
+    [...(opts.exclude ?? [])],
+    CLAIM_WHEN_DUE,
+    CLAIM_ON_EXPIRY,
+    CLAIM_AT_DEADLINE,
+    [...(opts.roles ?? WORK_ROLES)],
+  ];
+}
+
+function toClaimed(rows: Record<string, unknown>[]): ClaimedTask[] {
+  return rows.map((r) => {
+    const from = r.prev_state as TaskState;
+    return { task: mapTaskRow(r), from, takeover: CLAIM_ON_EXPIRY.includes(from) && r.prev_owner != null };
+  });
+}
+
 /**
  * Claims up to `limit` due tasks for `workerId`, each leased until `now + leaseMs` under a new
  * epoch. `exclude`: the ids the worker is driving right now, never claimed again by it (their
  * lease may have lapsed while its renewals failed; a second driver would run the step twice).
+ * Only tasks whose next work is one of `roles` are claimed; a queued task with a concurrency key
+ * only while its key has a free slot (claimKeyed).
  */
-export async function claimTasks(
-  db: Db,
-  opts: { workerId: string; now: Date; leaseMs: number; limit: number; exclude?: readonly string[] },
-): Promise<ClaimedTask[]> {
+export async function claimTasks(db: Db, opts: ClaimOptions): Promise<ClaimedTask[]> {
   if (opts.limit <= 0) return [];
-  const rows = await db.query<Record<string, unknown>>(
-    CLAIM_SQL,
-    [
-      opts.workerId,
-      opts.now,
-      new Date(opts.now.getTime() + opts.leaseMs),
-      opts.limit,
-      CLAIM_TO_RUNNING,
-      `worker:${opts.workerId}`,
-      [...(opts.exclude ?? [])],
-      CLAIM_WHEN_DUE,
-      CLAIM_ON_EXPIRY,
-      CLAIM_AT_DEADLINE,
-    ],
-    { name: 'rw_claim' },
+  const rows = await db.query<Record<string, unknown>>(CLAIM_SQL, claimParams(opts, opts.limit), { name: 'rw_claim' });
+  const claimed = toClaimed(rows);
+  const left = opts.limit - claimed.length;
+  if (left > 0) claimed.push(...(await claimKeyed(db, opts, left)));
+  return claimed;
+}
+
+/**
+ * Admits queued tasks with a concurrency key, at most `limit`: in one transaction, an advisory
+ * lock per key (so claimers on every connection, process and backend take turns per key), then
+ * a count of the tasks holding a slot (read after the lock, so it sees every earlier claim
+ * committed), then the claim of those that fit. Without the lock two workers could both count
+ * one free slot and both take it.
+ */
+export async function claimKeyed(db: Db, opts: ClaimOptions, limit: number): Promise<ClaimedTask[]> {
+  const roles = [...(opts.roles ?? WORK_ROLES)];
+  const candidates = await db.query<{ id: string; key: string; lim: number | null }>(
+    KEYED_CANDIDATES_SQL,
+    [[...(opts.exclude ?? [])], roles, Math.max(limit * 4, 16)],
+    { name: 'rw_claim_keyed_candidates' },
   );
-  return rows.map((r) => {
-    const from = r.prev_state as TaskState;
-    return { task: mapTaskRow(r), from, takeover: CLAIM_ON_EXPIRY.includes(from) };
+  if (!candidates.length) return [];
+  const keys = [...new Set(candidates.map((c) => c.key))].sort();
+  return db.transaction(async (tx) => {
+    await tx.query(LOCK_KEYS_SQL, [keys], { name: 'rw_claim_lock_keys' });
+    const counts = await tx.query<{ key: string; n: number }>(KEY_COUNTS_SQL, [keys, CONCURRENCY_HOLDING], { name: 'rw_claim_key_counts' });
+    const held = new Map(counts.map((c) => [c.key, Number(c.n)]));
+    const admitted: string[] = [];
+    for (const c of candidates) {
+      if (admitted.length >= limit) break;
+      const n = held.get(c.key) ?? 0;
+      if (n >= (c.lim ?? 1)) continue;
+      held.set(c.key, n + 1);
+      admitted.push(c.id);
+    }
+    if (!admitted.length) return [];
+    const rows = await tx.query<Record<string, unknown>>(CLAIM_KEYED_SQL, [...claimParams(opts, admitted.length), admitted], { name: 'rw_claim_keyed' });
+    return toClaimed(rows);
   });
+}
+
+/** What a queued task with a concurrency key waits for: the tasks holding its key's slots. */
+export async function concurrencyWait(
+  db: Db,
+  task: { id: string; state: TaskState; concurrencyKey: string | null; concurrencyLimit: number | null },
+): Promise<{ key: string; limit: number; holders: { id: string; state: TaskState }[] } | undefined> {
+  if (task.state !== 'queued' || task.concurrencyKey === null) return undefined;
+  const rows = await db.query<{ id: string; state: TaskState }>(
+    'SELECT id, state FROM tasks WHERE concurrency_key = $1 AND state = ANY($2::text[]) AND id <> $3 ORDER BY created_at, id LIMIT 20',
+    [task.concurrencyKey, CONCURRENCY_HOLDING, task.id],
+    { name: 'rw_concurrency_wait' },
+  );
+  const limit = task.concurrencyLimit ?? 1;
+  return rows.length >= limit ? { key: task.concurrencyKey, limit, holders: rows } : undefined;
 }
 
 /**
@@ -199,13 +305,18 @@ export async function openAttempts(
   }));
 }
 
-/** What still keeps `work --until-idle` going, and when the next retry falls due. */
-export async function idleStatus(db: Db): Promise<{ busy: number; nextDueAt: Date | null }> {
+/**
+ * What still keeps `work --until-idle` going, and when the next retry falls due: of the tasks
+ * waiting for one of `roles` (or for none), so a worker of some roles does not wait for work only
+ * another role's worker can do. Default: every role.
+ */
+export async function idleStatus(db: Db, roles: readonly WorkRole[] = WORK_ROLES): Promise<{ busy: number; nextDueAt: Date | null }> {
   const rows = await db.query<{ busy: string | number; next_due: Date | string | null }>(
     `SELECT count(*) FILTER (WHERE state IN ('queued', 'running', 'compensating')) AS busy,
             min(next_attempt_at) FILTER (WHERE state = 'retry_scheduled') AS next_due
-       FROM tasks WHERE state IN ('queued', 'running', 'compensating', 'retry_scheduled')`,
-    [],
+       FROM tasks WHERE state IN ('queued', 'running', 'compensating', 'retry_scheduled')
+        AND (awaiting_role IS NULL OR awaiting_role = ANY($1::text[]))`,
+    [[...roles]],
     { name: 'rw_idle_status' },
   );
   const r = rows[0];

@@ -3,7 +3,7 @@
  * first ledger event. `externalRef` deduplicates through the unique index (ON CONFLICT), never
  * read-then-write, so concurrent submissions of one ref create exactly one task.
  */
-import type { TaskState } from '../lifecycle/vocabulary.js';
+import type { TaskState, WorkRole } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import { mapTaskRow, type StepRecord, type TaskRow } from './tasks.js';
 
@@ -24,14 +24,19 @@ export interface NewTask {
   retryLimit: number;
   deadlineAt: Date | null;
   rejection: unknown;
+  /** The role of the task's first work (its first step's); null: any worker. */
+  awaitingRole?: WorkRole | null;
+  /** `policy.concurrency`: the key's value for this task, and the limit. */
+  concurrency?: { key: string; limit: number } | null;
   event: { type: 'intake.accepted' | 'intake.rejected'; actor: string; data: Record<string, unknown> };
 }
 
 const INSERT_SQL = `
 WITH t AS (
   INSERT INTO tasks (id, external_ref, task_class, runbook_id, runbook_version, requested_by, input, priority, state,
-                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at, runbook_hash)
-  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13::jsonb, 1, $14, $14, $18)
+                     steps, retry_limit, deadline_at, rejection, event_seq, created_at, updated_at, runbook_hash,
+                     awaiting_role, concurrency_key, concurrency_limit)
+  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, $13::jsonb, 1, $14, $14, $18, $19, $20, $21)
   ON CONFLICT (external_ref) DO NOTHING
   RETURNING *
 ), ev AS (
@@ -40,7 +45,7 @@ WITH t AS (
 )
 -- A queued task wakes the workers in the same round trip: NOTIFY is delivered at commit, so a
 -- worker woken by it finds the row. CASE, not OR: only CASE evaluates in order.
-SELECT * FROM t WHERE CASE WHEN t.state = 'queued' AND $19::text IS NOT NULL THEN pg_notify($19, t.id) IS NOT NULL ELSE true END`;
+SELECT * FROM t WHERE CASE WHEN t.state = 'queued' AND $22::text IS NOT NULL THEN pg_notify($22, t.id) IS NOT NULL ELSE true END`;
 
 /** The task with this externalRef (by externalRef only, never by id), or undefined. */
 export async function taskByExternalRef(db: Db, externalRef: string): Promise<TaskRow | undefined> {
@@ -72,6 +77,9 @@ export async function insertTask(db: Db, t: NewTask, now: Date, o: { notify?: st
     t.event.actor,
     JSON.stringify(t.event.data),
     t.runbookHash ?? null,
+    t.awaitingRole ?? null,
+    t.concurrency?.key ?? null,
+    t.concurrency?.limit ?? null,
     o.notify ?? null,
   ], { name: 'rw_insert_task' });
   if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };

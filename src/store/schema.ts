@@ -20,7 +20,7 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 import { FIRE_KINDS, FIRE_OUTCOMES, SCHEDULE_EVENT_TYPES } from '../lifecycle/schedule-vocabulary.js';
-import { ATTEMPT_KINDS, ATTEMPT_OUTCOMES, TASK_STATES } from '../lifecycle/vocabulary.js';
+import { ATTEMPT_KINDS, ATTEMPT_OUTCOMES, TASK_STATES, WORK_ROLES } from '../lifecycle/vocabulary.js';
 
 const inList = (values: readonly string[]) => sql.raw(values.map((v) => `'${v}'`).join(', '));
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
@@ -75,12 +75,24 @@ export const tasks = pgTable(
     rejection: jsonb('rejection'),
     /** The reason of the last escalation (kind, failure class, step, message). */
     escalation: jsonb('escalation'),
+    /**
+     * The role whose work comes next (WORK_ROLES), set with every checkpoint: only a worker that
+     * serves it claims the task. Null: any worker may claim it and hands it on if it is not its
+     * role's (a task an operator or a callback has just put back in the queue).
+     */
+    awaitingRole: text('awaiting_role'),
+    /** The value of the runbook's `policy.concurrency.key`, evaluated at intake; null without one. */
+    concurrencyKey: text('concurrency_key'),
+    /** `policy.concurrency.limit` of the runbook version the task runs on; null without a key. */
+    concurrencyLimit: integer('concurrency_limit'),
     eventSeq: integer('event_seq').notNull().default(0),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
   (t) => [
     uniqueIndex('tasks_external_ref_key').on(t.externalRef),
+    index('tasks_concurrency_key_idx').on(t.concurrencyKey, t.state),
+    check('tasks_awaiting_role_check', sql`${t.awaitingRole} is null or ${t.awaitingRole} in (${inList(WORK_ROLES)})`),
     uniqueIndex('tasks_callback_token_key').on(t.callbackTokenHash),
     index('tasks_state_idx').on(t.state, t.nextAttemptAt),
     index('tasks_runbook_idx').on(t.runbookId, t.createdAt),

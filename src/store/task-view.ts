@@ -11,11 +11,12 @@
  * odd (a value nested thousands deep, a step record of the wrong shape), gives a view rather
  * than an exception: a task that cannot be shown cannot be helped.
  */
-import { isOneOf, TERMINAL_STATES, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
+import { isOneOf, TERMINAL_STATES, type StepStatus, type TaskState, type WorkRole } from '../lifecycle/vocabulary.js';
 import type { CompiledRunbook } from '../runbook/plan.js';
 import type { Masker } from '../secrets/mask.js';
 import { maskPaths, taskMasker } from '../secrets/sensitive.js';
 import type { Db } from './db.js';
+import { concurrencyWait } from './claim.js';
 import { listEvents, type EventRow } from './events.js';
 import { getTask, type StepRecord, type TaskRow } from './tasks.js';
 
@@ -28,6 +29,8 @@ export const NOT_SHOWN_DEEP = `[nested deeper than ${MAX_VIEW_DEPTH} levels: not
 export interface ViewOptions {
   /** Masks the deployment's secret values too. Default: sensitive inputs only. */
   masker?: Masker;
+  /** What a queued task waits for (its concurrency key's holders); read by readTaskView. */
+  waitingFor?: TaskView['waitingFor'];
 }
 
 /** A step as shown: its record plus its id. */
@@ -73,6 +76,10 @@ export interface TaskView extends TaskSummary {
   deadlineAt: string | null;
   nextAttemptAt: string | null;
   leaseOwner: string | null;
+  /** The role whose work comes next (only a worker serving it takes the task up); null: any worker. */
+  awaitingRole: WorkRole | null;
+  /** A queued task held back by its concurrency key: the key's value, its limit, the tasks holding it. */
+  waitingFor: { concurrencyKey: string; limit: number; holders: { id: string; state: TaskState }[] } | null;
   cancelRequested: boolean;
   /** Intake's `{ kind, problems }` when the task was rejected. */
   rejection: unknown;
@@ -189,6 +196,8 @@ export function taskView(t: TaskRow, events: EventRow[], runbook?: CompiledRunbo
     deadlineAt: iso(t.deadlineAt),
     nextAttemptAt: iso(t.nextAttemptAt),
     leaseOwner: t.leaseOwner,
+    awaitingRole: t.awaitingRole,
+    waitingFor: opts.waitingFor ?? null,
     cancelRequested: t.cancelRequested,
     rejection: boundedValue(t.rejection),
     escalation: isObj(t.escalation) ? (boundedValue(t.escalation) as TaskRow['escalation']) : null,
@@ -229,5 +238,6 @@ export async function readTaskView(
   if (!task) return undefined;
   const events = await listEvents(db, task.id);
   const runbook = task.runbookId && viewNeedsRunbook(events) ? await runbookOf(task.runbookId) : undefined;
-  return taskView(task, events, runbook, opts);
+  const wait = await concurrencyWait(db, task);
+  return taskView(task, events, runbook, { ...opts, ...(wait ? { waitingFor: { concurrencyKey: wait.key, limit: wait.limit, holders: wait.holders } } : {}) });
 }

@@ -6,7 +6,7 @@
  */
 import { RunwardenError } from '../errors.js';
 import { canTransition, predecessorsOf, TRANSITIONS } from '../lifecycle/transitions.js';
-import { TASK_STATES, type AttemptKind, type AttemptOutcome, type EscalationReason, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
+import { TASK_STATES, type WorkRole, type AttemptKind, type AttemptOutcome, type EscalationReason, type FailureClass, type StepStatus, type TaskState } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate, toNumberOrNull } from './rows.js';
@@ -61,6 +61,11 @@ export interface TaskRow {
   cancelRequested: boolean;
   rejection: unknown;
   escalation: EscalationInfo | null;
+  /** The role whose work comes next; null: any worker may claim it (and hands it on). */
+  awaitingRole: WorkRole | null;
+  /** `policy.concurrency.key` evaluated at intake, with its limit; null without a key. */
+  concurrencyKey: string | null;
+  concurrencyLimit: number | null;
   eventSeq: number;
   createdAt: Date;
   updatedAt: Date;
@@ -100,6 +105,7 @@ export type TaskPatch = Partial<
     | 'priority'
     | 'runbookVersion'
     | 'runbookHash'
+    | 'awaitingRole'
   >
 >;
 
@@ -119,6 +125,7 @@ const COLUMNS: Record<keyof TaskPatch, { column: string; json?: true }> = {
   priority: { column: 'priority' },
   runbookVersion: { column: 'runbook_version' },
   runbookHash: { column: 'runbook_hash' },
+  awaitingRole: { column: 'awaiting_role' },
 };
 
 /** A `tasks` row (snake_case, as the drivers return it) to a TaskRow. */
@@ -148,6 +155,9 @@ export function mapTaskRow(r: Record<string, unknown>): TaskRow {
     cancelRequested: Boolean(r.cancel_requested),
     rejection: r.rejection ?? null,
     escalation: (r.escalation as EscalationInfo | null) ?? null,
+    awaitingRole: (r.awaiting_role as WorkRole | null) ?? null,
+    concurrencyKey: (r.concurrency_key as string | null) ?? null,
+    concurrencyLimit: toNumberOrNull(r.concurrency_limit),
     eventSeq: Number(r.event_seq ?? 0),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
@@ -216,6 +226,8 @@ export async function applyChange(db: Db, change: Change): Promise<TaskRow> {
     ? [...change.events, { type: 'state.changed', step: change.patch?.currentStep ?? null, actor: change.events[0]?.actor ?? 'runwarden', data: { to: change.to } }]
     : change.events;
   if (change.to) sets.push(`state = ${p(change.to)}`);
+  // Back in the queue by a person or a callback: whoever claims it works out whose work is next.
+  if (change.to === 'queued' && change.patch?.awaitingRole === undefined) sets.push('awaiting_role = NULL');
   if (change.writeId !== undefined) sets.push(`last_write_id = ${p(change.writeId)}`);
   const where: string[] = [];
   const allowed = allowedFrom(change);

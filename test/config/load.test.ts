@@ -148,7 +148,7 @@ describe('loadConfig refusals', () => {
       'runwarden.yaml:1:18: env[1]: must be a variable name: letters, digits and _, not starting with a digit',
       'runwarden.yaml:3:17: secrets.TOKEN.env: environment variable MISSING_VAR is not set',
       'runwarden.yaml:4:10: secrets.OTHER: give exactly one of env or file',
-      'runwarden.yaml:4:12: secrets.OTHER.evn: unknown key "evn" (did you mean "env"?); allowed: env, file',
+      'runwarden.yaml:4:12: secrets.OTHER.evn: unknown key "evn" (did you mean "env"?); allowed: env, file, roles',
       'runwarden.yaml:6:44: sinks.pager.rul: unknown key "rul" (did you mean "url"?); allowed: type, routingKey, url',
       'runwarden.yaml:7:17: sinks.chat.type: unknown type "slak" (did you mean "slack"?); expected one of webhook, pagerduty, slack, file',
       'runwarden.yaml:8:31: sinks.hook.url: must be an http(s) URL',

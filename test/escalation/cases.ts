@@ -198,6 +198,18 @@ export const CASES: Record<EscalationReason, CaseSpec> = {
       l.event('approval.requested', 'charge', { route: 'finance', prompt: 'Large order; confirm the amount before the card is charged.' });
     },
   },
+  confirm_after_retry: {
+    runbook: 'service-restart', taskClass: 'service.restart', input: { service: 'billing-api', environment: 'production' },
+    state: 'awaiting_approval', currentStep: 'restart',
+    steps: { 'check-health': done({ health: 'degraded' }), restart: { status: 'running', attempts: 2 } },
+    reason: { kind: 'confirm_after_retry', failureClass: 'transient', step: 'restart', message: 'restart succeeded on try 2 after 1 transient failure(s)' },
+    write(l) {
+      healthRead(l);
+      l.attempt('restart', 'action', 1, 'failed', { failureClass: 'transient', error: 'HTTP 503 Service Unavailable' });
+      l.attempt('restart', 'action', 2, 'succeeded', { result: { status: 200, body: { id: 'rst_1' } } });
+      l.event('approval.requested', 'restart', { route: 'platform-oncall', reason: 'confirm_after_retry' });
+    },
+  },
   callback_timeout: {
     runbook: 't-wait', taskClass: 't.wait', input: {},
     state: 'escalated', currentStep: 'wait-ready',

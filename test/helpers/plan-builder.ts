@@ -26,7 +26,7 @@ export function tpl(value: string | ((ctx: ExprContext) => unknown)): Template {
   };
 }
 
-export const transient: RetryPolicy = { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: false, refresh: false };
+export const transient: RetryPolicy = { attempts: 3, backoff: 'exponential', delayMs: 1000, maxDelayMs: 30_000, jitter: false, refresh: false, confirm: false };
 
 export function httpStep(id: string, over: Partial<CompiledStep> = {}): CompiledStep {
   return {
@@ -63,7 +63,7 @@ export function plan(steps: CompiledStep[], over: Partial<CompiledRunbook> = {})
     sensitiveInputs: [],
     systems: { svc: { name: 'svc', baseUrl: tpl('http://127.0.0.1:1'), headers: {}, timeoutMs: 1000 } },
     policy: { deadlineMs: 3_600_000, retryBudget: 10, guards: [], allowExec: [] },
-    escalation: { route: 'ops', routes: {}, severity: 'high', recommend: {} },
+    escalation: { route: 'ops', routes: {}, severity: 'high', recommend: {}, then: [] },
     steps: indexed,
     stepIndex: Object.fromEntries(indexed.map((s, i) => [s.id, i])),
     ...over,

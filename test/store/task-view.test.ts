@@ -18,7 +18,7 @@ function row(extra: Partial<TaskRow> = {}): TaskRow {
     input: { order: 'ord_1', email: EMAIL, contact: { phone: '+44 20 7946 0000' } }, priority: 0, state: 'completed', currentStep: null,
     steps: { 'send-welcome': { status: 'succeeded', attempts: 1, captures: { to: EMAIL, messageId: 'msg_1' } } }, cursor: {},
     retryUsed: 0, retryLimit: 5, deadlineAt: null, nextAttemptAt: null, leaseOwner: null, leaseExpiresAt: null, leaseEpoch: 0, callbackTokenHash: null,
-    cancelRequested: false, rejection: null, escalation: null, eventSeq: 2, createdAt: at, updatedAt: at, ...extra,
+    cancelRequested: false, rejection: null, escalation: null, awaitingRole: null, concurrencyKey: null, concurrencyLimit: null, eventSeq: 2, createdAt: at, updatedAt: at, ...extra,
   };
 }
 

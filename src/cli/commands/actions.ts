@@ -21,6 +21,12 @@ const HELP: Record<OperatorAction, string> = {
   cancel: 'stop the task now',
 };
 
+function yesNo(v: string): boolean {
+  if (v === 'yes') return true;
+  if (v === 'no') return false;
+  throw new RunwardenError('USAGE', `--packet-helpful takes yes or no, got ${v}`);
+}
+
 /** `k=v` pairs for `skip --capture`; values that parse as JSON are taken as JSON. */
 function parseCaptures(pairs: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -76,6 +82,9 @@ export function register(program: Command): void {
     if (name === 'retry') cmd.option('--yes', 'confirm running a once step that has no probe again');
     if (name === 'skip') cmd.option('--capture <k=v...>', 'values the step would have captured', []);
     if (name === 'complete') cmd.option('--partial', 'close as partially_completed');
+    if (name === 'resume' || name === 'complete' || name === 'fail') {
+      cmd.option('--packet-helpful <yes|no>', 'was the escalation packet enough to act without redoing discovery (recorded for the audit figures)');
+    }
     cmd.action(
       action(async (ref: string, opts: Record<string, unknown>) => {
         const common = commonOptions(opts);
@@ -96,6 +105,7 @@ export function register(program: Command): void {
             ...(opts.upgradeRunbook ? { upgradeRunbook: true } : {}),
             ...(opts.partial ? { partial: true } : {}),
             ...(name === 'skip' ? { capture: parseCaptures((opts.capture as string[]) ?? []) } : {}),
+            ...(opts.packetHelpful !== undefined ? { packetHelpful: yesNo(String(opts.packetHelpful)) } : {}),
           };
           const fn = OPERATOR_ACTION_FUNCTIONS[name] as (c: typeof ctx, r: string, i: typeof input) => Promise<ActionResult>;
           const result = await fn(ctx, ref, input);

@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { Command } from 'commander';
+import type { WorkRole } from '../../lifecycle/vocabulary.js';
 import type { Problem } from '../../errors.js';
 import { action, commonOptions, ExitCode, printJson, withCommon } from '../common.js';
 
@@ -39,16 +40,18 @@ export function register(program: Command): void {
       const targets = paths.length ? paths : [common.runbooks];
       const problems: Problem[] = [];
       let env: { listed: readonly string[]; configFile: string } | undefined;
+      let secrets: { grants: Readonly<Record<string, readonly WorkRole[]>>; configFile: string } | undefined;
       if (common.config || existsSync('runwarden.yaml')) {
         try {
           const config = await loadDeploymentConfig(common.config, 'read');
           if (config.source) env = { listed: config.envNames, configFile: shown(config.source) };
+          if (config.source && Object.keys(config.secretGrants).length) secrets = { grants: config.secretGrants, configFile: shown(config.source) };
         } catch (err) {
           if (!isRunwardenError(err)) throw err;
           problems.push(...(err.problems.length ? err.problems : [{ path: '', message: err.message }]));
         }
       }
-      const loaded = await loadRunbookFiles(targets, env ? { env } : {});
+      const loaded = await loadRunbookFiles(targets, { ...(env ? { env } : {}), ...(secrets ? { secrets } : {}) });
       const missingDefault = !paths.length && !existsSync(common.runbooks);
       problems.push(
         ...loaded.problems.map((p) =>

@@ -17,7 +17,8 @@ export function register(program: Command): void {
       .option('--until-idle', 'return once no task is queued, running, retry_scheduled or compensating')
       .option('--concurrency <n>', 'tasks driven at once', '4')
       .option('--worker-id <id>', 'this worker\'s name in leases and the ledger')
-      .option('--lease <duration>', 'how long a claim holds without renewal (a duration: 30s, 2m)', '30s'),
+      .option('--lease <duration>', 'how long a claim holds without renewal (a duration: 30s, 2m)', '30s')
+      .option('--roles <list>', 'the roles this worker serves, comma-separated: execution, verification, escalation, agent (default all); it holds only their secrets'),
   ).action(
     action(async (opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
@@ -31,12 +32,19 @@ export function register(program: Command): void {
       if (leaseMs === undefined || leaseMs <= 0) {
         throw new RunwardenError('USAGE', `--lease takes a duration, ${DURATION_HINT}; got ${String(opts.lease)}`);
       }
-      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }, { durabilityNote }] = await Promise.all([
+      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }, { durabilityNote }, { parseRoles }] = await Promise.all([
         import('../../agents/index.js'),
         import('../../agents/advisor.js'),
         import('../../service.js'),
         import('../../store/db.js'),
+        import('../../orchestrator/roles.js'),
       ]);
+      let roles;
+      try {
+        roles = parseRoles(opts.roles === undefined ? undefined : String(opts.roles));
+      } catch (err) {
+        throw new RunwardenError('USAGE', `--roles: ${(err as Error).message}`);
+      }
       // Signals are handled from the start: a worker waiting for its database stops on Ctrl-C too.
       const starting = new AbortController();
       let service: Service | undefined;
@@ -56,7 +64,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const rt = await runtimeFor(common, 'run', { waitForDatabase: { signal: starting.signal } }).catch((err: unknown) => {
+        const rt = await runtimeFor(common, 'run', { waitForDatabase: { signal: starting.signal }, roles }).catch((err: unknown) => {
           // Stopped while waiting for the database: a clean stop, not a failure.
           if (starting.signal.aborted && isRunwardenError(err) && err.code === 'DATABASE_UNAVAILABLE') return null;
           throw err;
@@ -83,13 +91,14 @@ export function register(program: Command): void {
             ...(opts.workerId ? { workerId: String(opts.workerId) } : {}),
             leaseMs,
             concurrency,
+            roles,
             // On a terminal, a line per task as it leaves this worker: what a person watching wants.
             ...(process.stdout.isTTY && !common.json ? { onTaskReleased: (t: TaskRow) => process.stdout.write(`${progressLine(t)}\n`) } : {}),
           });
           if (signals > 0) return; // stopped while the database was being opened
           const worker = service.worker;
           // Where the work is kept and what survives a crash: the line a person starting a worker reads.
-          process.stderr.write(`runwarden work: worker ${worker.workerId} on ${durabilityNote(rt.db)}\n`);
+          process.stderr.write(`runwarden work: worker ${worker.workerId} (${roles.length === 4 ? 'all roles' : `roles ${roles.join(', ')}`}) on ${durabilityNote(rt.db)}\n`);
           const stats = opts.untilIdle ? await service.runUntilIdle() : await service.run();
           if (common.json) printJson({ workerId: worker.workerId, ...stats });
           else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);

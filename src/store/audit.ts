@@ -1,0 +1,132 @@
+/**
+ * The checks a person makes of automation (runbook-format.md, "Additions in v1.1"): a random
+ * sample of finished tasks to review, each review recorded in the task's ledger
+ * (`audit.recorded`, verdict `ok` or `issue` with a note), and the figures the report shows:
+ * how much of the finished work was reviewed, what the reviews found, and how often an operator
+ * who closed or resumed an escalation said its packet was enough to act on (`packetHelpful` on
+ * the `operator.action` event).
+ */
+import { RunwardenError } from '../errors.js';
+import { CLOSED_STATES, type TaskState } from '../lifecycle/vocabulary.js';
+import type { Db } from './db.js';
+import { toDate } from './rows.js';
+import { applyChange, mapTaskRow, type TaskRow } from './tasks.js';
+
+export const AUDIT_VERDICTS = ['ok', 'issue'] as const;
+export type AuditVerdict = (typeof AUDIT_VERDICTS)[number];
+
+/** The states a finished task is in: what an audit samples from. */
+export const AUDITABLE_STATES: readonly TaskState[] = CLOSED_STATES;
+
+export interface AuditScope {
+  /** Only tasks finished (last changed) at or after this time; default: all. */
+  since?: Date;
+  /** Only tasks of this runbook; default: all. */
+  runbook?: string;
+}
+
+/**
+ * Up to `size` finished tasks picked at random (default 10), those never reviewed first: the
+ * sample a reviewer reads through `show` and records with `recordAudit`.
+ */
+export async function sampleFinished(db: Db, o: AuditScope & { size?: number }): Promise<TaskRow[]> {
+  const size = o.size ?? 10;
+  if (!Number.isInteger(size) || size < 1) throw new RunwardenError('USAGE', `the sample size must be a whole number of at least 1, got ${String(o.size)}`);
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT t.* FROM tasks t
+      WHERE t.state = ANY($1::text[])
+        AND ($2::timestamptz IS NULL OR t.updated_at >= $2)
+        AND ($3::text IS NULL OR t.runbook_id = $3)
+      ORDER BY EXISTS (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.type = 'audit.recorded'), random()
+      LIMIT $4`,
+    [[...AUDITABLE_STATES], o.since ?? null, o.runbook ?? null, size],
+    { name: 'rw_audit_sample' },
+  );
+  return rows.map(mapTaskRow);
+}
+
+/** Records a review of a finished task in its ledger. Refused for a task that is not finished. */
+export async function recordAudit(db: Db, a: { taskId: string; verdict: AuditVerdict; note: string; auditor: string; now: Date }): Promise<TaskRow> {
+  if (!(AUDIT_VERDICTS as readonly string[]).includes(a.verdict)) {
+    throw new RunwardenError('REQUEST_INVALID', `verdict must be ${AUDIT_VERDICTS.join(' or ')}, got ${String(a.verdict)}`);
+  }
+  if (!a.auditor.trim()) throw new RunwardenError('REQUEST_INVALID', 'who reviewed the task is required (--auditor)');
+  if (a.verdict === 'issue' && !a.note.trim()) throw new RunwardenError('REQUEST_INVALID', 'an issue needs a note that says what is wrong (--note)');
+  return applyChange(db, {
+    taskId: a.taskId,
+    now: a.now,
+    expect: { states: [...AUDITABLE_STATES] },
+    events: [{ type: 'audit.recorded', step: null, actor: `auditor:${a.auditor}`, data: { verdict: a.verdict, note: a.note, auditor: a.auditor } }],
+  });
+}
+
+export interface AuditFinding {
+  taskId: string;
+  runbook: string | null;
+  note: string;
+  auditor: string;
+  at: Date;
+}
+
+export interface AuditFigures {
+  /** Finished tasks in scope. */
+  finished: number;
+  /** Of those, the tasks with at least one review. */
+  audited: number;
+  /** audited / finished; null when nothing finished. */
+  coverage: number | null;
+  /** Reviews with verdict `issue`, newest first (their count is `findings.length`). */
+  findings: AuditFinding[];
+  /** Reviews in scope, by verdict (latest review of each task). */
+  verdicts: Record<AuditVerdict, number>;
+  /** Escalations closed or resumed with an answer on the packet, and how many said it helped. */
+  packets: { answered: number; helpful: number; share: number | null };
+}
+
+/**
+ * The audit figures for the report, over the tasks finished in scope (`since`, `runbook`); the
+ * packet share over the operator actions in scope that answered `--packet-helpful`.
+ */
+export async function auditFigures(db: Db, scope: AuditScope = {}): Promise<AuditFigures> {
+  const params = [[...AUDITABLE_STATES], scope.since ?? null, scope.runbook ?? null];
+  const [counts] = await db.query<{ finished: number; audited: number; ok: number; issue: number }>(
+    `WITH scope AS (
+       SELECT t.id,
+              (SELECT e.data->>'verdict' FROM events e WHERE e.task_id = t.id AND e.type = 'audit.recorded' ORDER BY e.seq DESC LIMIT 1) AS verdict
+         FROM tasks t
+        WHERE t.state = ANY($1::text[]) AND ($2::timestamptz IS NULL OR t.updated_at >= $2) AND ($3::text IS NULL OR t.runbook_id = $3))
+     SELECT count(*)::int AS finished, count(verdict)::int AS audited,
+            count(*) FILTER (WHERE verdict = 'ok')::int AS ok, count(*) FILTER (WHERE verdict = 'issue')::int AS issue
+       FROM scope`,
+    params,
+    { name: 'rw_audit_counts' },
+  );
+  const findings = await db.query<{ task_id: string; runbook_id: string | null; data: { note?: string; auditor?: string }; at: Date | string }>(
+    `SELECT e.task_id, t.runbook_id, e.data, e.at FROM events e JOIN tasks t ON t.id = e.task_id
+      WHERE e.type = 'audit.recorded' AND e.data->>'verdict' = 'issue'
+        AND t.state = ANY($1::text[]) AND ($2::timestamptz IS NULL OR t.updated_at >= $2) AND ($3::text IS NULL OR t.runbook_id = $3)
+      ORDER BY e.at DESC, e.task_id LIMIT 200`,
+    params,
+    { name: 'rw_audit_findings' },
+  );
+  const [packets] = await db.query<{ answered: number; helpful: number }>(
+    `SELECT count(*)::int AS answered, count(*) FILTER (WHERE (e.data->>'packetHelpful')::boolean)::int AS helpful
+       FROM events e JOIN tasks t ON t.id = e.task_id
+      WHERE e.type = 'operator.action' AND e.data ? 'packetHelpful'
+        AND ($1::timestamptz IS NULL OR e.at >= $1) AND ($2::text IS NULL OR t.runbook_id = $2)`,
+    [scope.since ?? null, scope.runbook ?? null],
+    { name: 'rw_audit_packets' },
+  );
+  const finished = Number(counts?.finished ?? 0);
+  const audited = Number(counts?.audited ?? 0);
+  const answered = Number(packets?.answered ?? 0);
+  const helpful = Number(packets?.helpful ?? 0);
+  return {
+    finished,
+    audited,
+    coverage: finished ? audited / finished : null,
+    findings: findings.map((f) => ({ taskId: f.task_id, runbook: f.runbook_id, note: String(f.data.note ?? ''), auditor: String(f.data.auditor ?? ''), at: toDate(f.at)! })),
+    verdicts: { ok: Number(counts?.ok ?? 0), issue: Number(counts?.issue ?? 0) },
+    packets: { answered, helpful, share: answered ? helpful / answered : null },
+  };
+}
