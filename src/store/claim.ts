@@ -71,7 +71,8 @@ WITH picked AS (
   WHERE ${pick}
     AND id <> ALL($7::text[])
     AND (awaiting_role IS NULL OR awaiting_role = ANY($11::text[]))
-  ORDER BY priority DESC, created_at, id
+  -- NULLS LAST as in tasks_claim_idx, so the index order is the claim order.
+  ORDER BY priority DESC NULLS LAST, created_at, id
   LIMIT $4
   FOR UPDATE SKIP LOCKED
 ), upd AS (
@@ -98,14 +99,25 @@ WITH picked AS (
 )
 SELECT * FROM upd`;
 
-// Everything due except a queued task with a concurrency key: that one is admitted apart (claimKeyed).
+/** The states as SQL literals: fixed code constants, written into the text (see CLAIM_SQL). */
+const literals = (states: readonly TaskState[]): string => states.map((x) => `'${x}'`).join(', ');
+
+/**
+ * Everything due except a queued task with a concurrency key: that one is admitted apart
+ * (claimKeyed). The states are literals, not parameters, so even the generic plan of the
+ * prepared statement is provably inside the partial index `tasks_claim_idx` (the same
+ * disjunction, see schema.ts): the claim walks the index of live tasks in claim order and stops
+ * at `LIMIT`, whatever the backlog and however many finished tasks the table holds. $8 and $10
+ * stay typed (unused) so every claim statement takes the same parameters.
+ */
 const CLAIM_SQL = claimSql(`((state = 'queued' AND concurrency_key IS NULL)
-     OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
+     OR (state IN (${literals(CLAIM_WHEN_DUE)}) AND next_attempt_at <= $2)
      -- A dead worker's task, or one handed on between roles (running, no lease).
-     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     OR (state IN (${literals(CLAIM_ON_EXPIRY)}) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
      -- A state a person answers, due at the task's deadline: the decision hands it over
      -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
-     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))`);
+     OR (state IN (${literals(CLAIM_AT_DEADLINE)}) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
+    AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0 AND cardinality($9::text[]) >= 0`);
 
 // $8 and $10 are the main claim's; typed here so both statements take the same parameters.
 const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0`);
@@ -117,7 +129,7 @@ const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND
 const KEYED_CANDIDATES_SQL = `
 SELECT id, concurrency_key AS key, concurrency_limit AS lim FROM (
   SELECT id, concurrency_key, concurrency_limit, priority, created_at,
-         row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, created_at, id) AS rn
+         row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC NULLS LAST, created_at, id) AS rn
     FROM tasks
    WHERE state = 'queued' AND concurrency_key IS NOT NULL
      AND id <> ALL($1::text[])

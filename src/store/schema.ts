@@ -99,6 +99,16 @@ export const tasks = pgTable(
     // Listings (`tasks`, `tasks --state S`): newest first, read from an index at any table size.
     index('tasks_created_idx').on(t.createdAt, t.id),
     index('tasks_state_created_idx').on(t.state, t.createdAt, t.id),
+    // The claim: live, claimable tasks only, in claim order. The predicate is the claim's own
+    // disjunction of states (claim.ts CLAIM_SQL, which writes them as literals), so the planner
+    // can prove the claim inside it; finished tasks, most of a long-lived table, are not in it.
+    index('tasks_claim_idx')
+      .on(t.priority.desc(), t.createdAt, t.id)
+      .where(sql`(${t.state} = 'queued' AND ${t.concurrencyKey} IS NULL) OR ${t.state} IN ('retry_scheduled', 'waiting_callback', 'running', 'compensating', 'awaiting_approval')`),
+    // Admission by concurrency key (claimKeyed): the queued keyed tasks, per key in claim order.
+    index('tasks_claim_keyed_idx')
+      .on(t.concurrencyKey, t.priority.desc(), t.createdAt, t.id)
+      .where(sql`${t.state} = 'queued' AND ${t.concurrencyKey} IS NOT NULL`),
     check('tasks_state_check', sql`${t.state} in (${inList(TASK_STATES)})`),
   ],
 );
