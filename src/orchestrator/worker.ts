@@ -21,6 +21,7 @@ import type { RunbookSet } from '../runbook/plan.js';
 import type { CheckpointHooks } from '../store/checkpoints.js';
 import { claimTasks, idleStatus, leaseOf, renewLeases, type Lease } from '../store/claim.js';
 import { nextDueAt } from '../store/due.js';
+import { dueOf } from '../store/wake-channel.js';
 import type { Db } from '../store/db.js';
 import { isDatabaseUnavailable, reconnectDelay } from '../store/outage.js';
 import type { TaskRow } from '../store/tasks.js';
@@ -117,6 +118,8 @@ export class Worker {
   private wakePending = false;
   /** When timed work is next due, as last learnt (ms since the epoch, the worker's clock). */
   private dueAt = Infinity;
+  /** When the current wait ends by itself (Infinity while not waiting). */
+  private waitUntil = Infinity;
   /** The renewal tick: one statement renews every lease this worker holds. */
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly clock: Clock;
@@ -206,8 +209,10 @@ export class Worker {
       this.wakePending = false;
       return Promise.resolve();
     }
+    this.waitUntil = this.clock.now().getTime() + Math.max(0, ms);
     return new Promise<void>((resolve) => {
       const done = () => {
+        this.waitUntil = Infinity;
         clearTimeout(timer);
         if (this.wakeResolve === done) this.wakeResolve = null;
         resolve();
@@ -230,7 +235,13 @@ export class Worker {
       try {
         unlisten = await this.opts.db.listen(
           WAKE_CHANNEL,
-          () => this.wake(),
+          (payload) => {
+            const due = dueOf(payload);
+            if (due === undefined) return this.wake();
+            // Timed work (another claim's lease): wake only if it is due before this wait ends.
+            this.dueBy(new Date(due));
+            if (this.wakeResolve && due < this.waitUntil) this.wake();
+          },
           (up) => {
             this.listening = up;
             // Back after a gap: what was announced meanwhile was missed, so look once now.

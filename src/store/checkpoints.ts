@@ -6,7 +6,8 @@
  * ledger numbering and time stamping, the same refusals (`whyNot`).
  */
 import { FINISHED_STATES, isOneOf, type AttemptKind, type AttemptOutcome, type FailureClass, type TaskState } from '../lifecycle/vocabulary.js';
-import type { Lease } from './claim.js';
+import { CLAIM_WHEN_DUE, type Lease } from './claim.js';
+import { duePayload, WAKE_CHANNEL } from './wake-channel.js';
 import type { Db } from './db.js';
 import type { NewEvent } from './events.js';
 import { toDate } from './rows.js';
@@ -77,7 +78,8 @@ const CHECKPOINT_COLUMNS = {
  *
  * $1 task, $2 now, $3 worker, $4 epoch, $5 new state or NULL, $6 allowed states or NULL,
  * $7 patch (JSON, keys present = columns set), $8 release the lease, $9 events, $10 attempts
- * finished, $11 attempt started (JSON arrays), $12 write id or NULL, $13 event count.
+ * finished, $11 attempt started (JSON arrays), $12 write id or NULL, $13 event count, $14 the
+ * wake-up to send (a task id, or `due:<ms>`) or NULL.
  * Returns only what the database decided (state, sequence, time) and what others may have
  * changed (cancel_requested, the lease): the caller has the rest.
  */
@@ -110,7 +112,9 @@ ev AS (
          CASE WHEN e.type = 'state.changed' AND e.ord = $13::int THEN e.data || jsonb_build_object('from', t.prev_state) ELSE e.data END
   FROM t, jsonb_to_recordset($9::jsonb) AS e(ord int, type text, step text, actor text, data jsonb)
 )
-SELECT state, event_seq, updated_at, cancel_requested, lease_owner, lease_expires_at FROM t`;
+-- A task let go into the queue, or to wait until a time, is announced ($14) with the commit.
+SELECT state, event_seq, updated_at, cancel_requested, lease_owner, lease_expires_at FROM t
+ WHERE CASE WHEN $14::text IS NULL THEN true ELSE pg_notify('${WAKE_CHANNEL}', $14) IS NOT NULL END`;
 
 /**
  * Writes one checkpoint under `lease`; LEASE_LOST (nothing written) when the claim no longer
@@ -189,7 +193,20 @@ export function checkpointParams(opts: { taskId: string; lease: Lease; now: Date
     JSON.stringify(started),
     opts.writeId ?? null,
     events.length,
+    wakeUp(opts.taskId, commit, opts.release),
   ];
+}
+
+/**
+ * What a released task announces: back in the queue, its id (a worker claims it now); waiting
+ * until a time, that time (idle workers sleep until then at most, not a poll interval).
+ */
+function wakeUp(taskId: string, commit: CheckpointWrite, release: boolean): string | null {
+  if (!release || !commit.to) return null;
+  if (commit.to === 'queued') return taskId;
+  const at = commit.patch.nextAttemptAt;
+  if ((CLAIM_WHEN_DUE as readonly string[]).includes(commit.to) && at) return duePayload(new Date(at));
+  return null;
 }
 
 /** What CHECKPOINT_SQL returns. */
@@ -243,7 +260,7 @@ async function checkpointApplied(db: Db, opts: { taskId: string; lease: Lease; n
  */
 export async function releaseTask(db: Db, opts: { task: TaskRow; lease: Lease; now: Date; why: string; writeId?: string }): Promise<TaskRow> {
   const running = opts.task.state === 'running';
-  return applyChange(db, {
+  const released = await applyChange(db, {
     taskId: opts.task.id,
     now: opts.now,
     ...(running ? { to: 'queued' as const } : {}),
@@ -252,4 +269,8 @@ export async function releaseTask(db: Db, opts: { task: TaskRow; lease: Lease; n
     events: [{ type: 'lease.released', step: opts.task.currentStep, actor: `worker:${opts.lease.workerId}`, data: { why: opts.why } }],
     ...(opts.writeId ? { writeId: opts.writeId } : {}),
   });
+  // Handed back (the worker is stopping): another worker, asleep on its listener, takes it now.
+  // A lost notification costs only time: the task is queued, and found at the next look.
+  await db.notify(WAKE_CHANNEL, released.id).catch(() => undefined);
+  return released;
 }

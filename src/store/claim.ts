@@ -11,6 +11,7 @@
  */
 import { WORK_ROLES, type TaskState, type WorkRole } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
+import { WAKE_CHANNEL } from './wake-channel.js';
 import { mapTaskRow, type TaskRow } from './tasks.js';
 
 /** One claim of one task: the worker and the fencing token (`lease_epoch`) the claim set. */
@@ -97,7 +98,9 @@ WITH picked AS (
   SELECT id, event_seq, updated_at, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
   FROM upd WHERE prev_state = ANY($5::text[])
 )
-SELECT * FROM upd`;
+-- The leases taken lapse at $3 if this worker dies: workers sleeping on their listener learn when
+-- to look (one notification per claim: identical payloads of a transaction are sent once).
+SELECT * FROM upd WHERE pg_notify('${WAKE_CHANNEL}', 'due:' || (extract(epoch FROM $3::timestamptz) * 1000)::bigint::text) IS NOT NULL`;
 
 /** The states as SQL literals: fixed code constants, written into the text (see CLAIM_SQL). */
 const literals = (states: readonly TaskState[]): string => states.map((x) => `'${x}'`).join(', ');
