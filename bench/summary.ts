@@ -78,7 +78,7 @@ for (const r of runs) {
   lines.push(`| raw transitions/s, c16 | ${both({ subject: 'raw', metric: 'transitions_per_s', concurrency: 16 }, 0)} |`);
   lines.push('');
 }
-for (const r of [...scales, ...runs.filter((x) => find(x.samples, { subject: 'claim' }).length && !scales.includes(x))]) {
+for (const r of [...scales, ...runs.filter((x) => find(x.samples, { subject: 'claim' }).length && !scales.some((y) => y.file === x.file))]) {
   const s = r.samples;
   if (!find(s, { subject: 'claim' }).length) continue;
   lines.push(`### Scale: ${r.label}`, '', '| figure | backend | 1,000 tasks | 1,000,000 tasks | ratio |', '| --- | --- | --- | --- | --- |');
