@@ -190,7 +190,7 @@ async function drive(deps: DriverDeps, claimed: TaskRow, control: DriveControl):
       task = await persist(
         deps.db,
         task.id,
-        (writeId) => writeCheckpoint(deps.db, { taskId: task.id, lease, now, commit, release: next.type === 'release', writeId, ...(deps.hooks ? { hooks: deps.hooks } : {}) }),
+        (writeId) => writeCheckpoint(deps.db, { taskId: task.id, task: before, lease, now, commit, release: next.type === 'release', writeId, ...(deps.hooks ? { hooks: deps.hooks } : {}) }),
         retrying,
       );
       for (const [point, step] of boundary.after) faultPoint(point, { step });
@@ -314,7 +314,7 @@ async function stopWithoutPlan(deps: DriverDeps, task: TaskRow, lease: Lease, co
   const done = await persist(
     deps.db,
     task.id,
-    (writeId) => writeCheckpoint(deps.db, { taskId: task.id, lease, now, commit, release: true, writeId, ...(deps.hooks ? { hooks: deps.hooks } : {}) }),
+    (writeId) => writeCheckpoint(deps.db, { taskId: task.id, task: before, lease, now, commit, release: true, writeId, ...(deps.hooks ? { hooks: deps.hooks } : {}) }),
     { halted: control.halted },
   );
   transitions(before, done, commit);

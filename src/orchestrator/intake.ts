@@ -305,10 +305,10 @@ export async function submitTask(db: Db, runbooks: IntakeRunbooks, request: unkn
   if (prior) return repeatOf(prior, parts);
   const prepared = prepareTask(runbooks, parts, opts);
   if (prepared.accepted) await saveStartingVersion(db, prepared.accepted, opts.now);
-  const result = await insertTask(db, prepared.task, opts.now);
+  // The insert carries its NOTIFY (one round trip); a rejected task wakes nobody.
+  const result = await insertTask(db, prepared.task, opts.now, prepared.rejection ? {} : { notify: WAKE_CHANNEL });
   // Another request with this ref won the insert meanwhile: the same rule as a repeat.
   if (!result.created) return repeatOf(result.task, parts);
-  if (!prepared.rejection) await db.notify(WAKE_CHANNEL, prepared.task.id).catch(() => undefined);
   return withRejection(result);
 }
 

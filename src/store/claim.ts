@@ -11,6 +11,7 @@
  */
 import { WORK_ROLES, type TaskState, type WorkRole } from '../lifecycle/vocabulary.js';
 import type { Db } from './db.js';
+import { WAKE_CHANNEL } from './wake-channel.js';
 import { mapTaskRow, type TaskRow } from './tasks.js';
 
 /** One claim of one task: the worker and the fencing token (`lease_epoch`) the claim set. */
@@ -46,7 +47,7 @@ export const CLAIM_WHEN_DUE: TaskState[] = ['retry_scheduled', 'waiting_callback
 export const CLAIM_AT_DEADLINE: TaskState[] = ['awaiting_approval'];
 
 /** States whose lease, once expired, another worker takes over (a dead worker's tasks). */
-const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
+export const CLAIM_ON_EXPIRY: TaskState[] = ['running', 'compensating'];
 
 export interface ClaimedTask {
   task: TaskRow;
@@ -71,7 +72,8 @@ WITH picked AS (
   WHERE ${pick}
     AND id <> ALL($7::text[])
     AND (awaiting_role IS NULL OR awaiting_role = ANY($11::text[]))
-  ORDER BY priority DESC, created_at, id
+  -- NULLS LAST as in tasks_claim_idx, so the index order is the claim order.
+  ORDER BY priority DESC NULLS LAST, created_at, id
   LIMIT $4
   FOR UPDATE SKIP LOCKED
 ), upd AS (
@@ -96,16 +98,29 @@ WITH picked AS (
   SELECT id, event_seq, updated_at, 'state.changed', current_step, $6, jsonb_build_object('from', prev_state, 'to', 'running')
   FROM upd WHERE prev_state = ANY($5::text[])
 )
-SELECT * FROM upd`;
+-- The leases taken lapse at $3 if this worker dies: workers sleeping on their listener learn when
+-- to look (one notification per claim: identical payloads of a transaction are sent once).
+SELECT * FROM upd WHERE pg_notify('${WAKE_CHANNEL}', 'due:' || (extract(epoch FROM $3::timestamptz) * 1000)::bigint::text) IS NOT NULL`;
 
-// Everything due except a queued task with a concurrency key: that one is admitted apart (claimKeyed).
+/** The states as SQL literals: fixed code constants, written into the text (see CLAIM_SQL). */
+const literals = (states: readonly TaskState[]): string => states.map((x) => `'${x}'`).join(', ');
+
+/**
+ * Everything due except a queued task with a concurrency key: that one is admitted apart
+ * (claimKeyed). The states are literals, not parameters, so even the generic plan of the
+ * prepared statement is provably inside the partial index `tasks_claim_idx` (the same
+ * disjunction, see schema.ts): the claim walks the index of live tasks in claim order and stops
+ * at `LIMIT`, whatever the backlog and however many finished tasks the table holds. $8 and $10
+ * stay typed (unused) so every claim statement takes the same parameters.
+ */
 const CLAIM_SQL = claimSql(`((state = 'queued' AND concurrency_key IS NULL)
-     OR (state = ANY($8::text[]) AND next_attempt_at <= $2)
+     OR (state IN (${literals(CLAIM_WHEN_DUE)}) AND next_attempt_at <= $2)
      -- A dead worker's task, or one handed on between roles (running, no lease).
-     OR (state = ANY($9::text[]) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
+     OR (state IN (${literals(CLAIM_ON_EXPIRY)}) AND (lease_expires_at IS NULL OR lease_expires_at <= $2))
      -- A state a person answers, due at the task's deadline: the decision hands it over
      -- (deadline_exceeded). The state stays, so the lease keeps a second claimer off it.
-     OR (state = ANY($10::text[]) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))`);
+     OR (state IN (${literals(CLAIM_AT_DEADLINE)}) AND next_attempt_at <= $2 AND (lease_expires_at IS NULL OR lease_expires_at <= $2)))
+    AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0 AND cardinality($9::text[]) >= 0`);
 
 // $8 and $10 are the main claim's; typed here so both statements take the same parameters.
 const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND cardinality($8::text[]) >= 0 AND cardinality($10::text[]) >= 0`);
@@ -117,7 +132,7 @@ const CLAIM_KEYED_SQL = claimSql(`state = 'queued' AND id = ANY($12::text[]) AND
 const KEYED_CANDIDATES_SQL = `
 SELECT id, concurrency_key AS key, concurrency_limit AS lim FROM (
   SELECT id, concurrency_key, concurrency_limit, priority, created_at,
-         row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC, created_at, id) AS rn
+         row_number() OVER (PARTITION BY concurrency_key ORDER BY priority DESC NULLS LAST, created_at, id) AS rn
     FROM tasks
    WHERE state = 'queued' AND concurrency_key IS NOT NULL
      AND id <> ALL($1::text[])
@@ -248,6 +263,31 @@ export async function renewLease(
   );
   const row = rows[0];
   return row ? { cancelRequested: row.cancel_requested, expiresAt } : null;
+}
+
+/**
+ * Extends the leases of several tasks of one worker in ONE statement (a worker's renewal tick),
+ * each only while its own claim (worker and epoch) still holds it. Returns, for each task still
+ * held, whether an operator asked for cancellation; a task missing from the answer was lost.
+ * Rows are locked in id order, so two renewals never wait on each other in a circle.
+ */
+export async function renewLeases(
+  db: Db,
+  opts: { workerId: string; leases: ReadonlyArray<{ taskId: string; epoch: number }>; now: Date; leaseMs: number },
+): Promise<{ expiresAt: Date; held: Map<string, { cancelRequested: boolean }> }> {
+  const expiresAt = new Date(opts.now.getTime() + opts.leaseMs);
+  const held = new Map<string, { cancelRequested: boolean }>();
+  if (!opts.leases.length) return { expiresAt, held };
+  const sorted = [...opts.leases].sort((x, y) => (x.taskId < y.taskId ? -1 : x.taskId > y.taskId ? 1 : 0));
+  const rows = await db.query<{ id: string; cancel_requested: boolean }>(
+    `WITH l AS (SELECT * FROM unnest($1::text[], $2::int[]) AS l(id, epoch)),
+     locked AS (SELECT t.id FROM tasks t JOIN l ON t.id = l.id AND t.lease_epoch = l.epoch WHERE t.lease_owner = $3 ORDER BY t.id FOR UPDATE OF t)
+     UPDATE tasks t SET lease_expires_at = $4 FROM locked WHERE t.id = locked.id RETURNING t.id, t.cancel_requested`,
+    [sorted.map((l) => l.taskId), sorted.map((l) => l.epoch), opts.workerId, expiresAt],
+    { name: 'rw_renew_leases' },
+  );
+  for (const r of rows) held.set(r.id, { cancelRequested: Boolean(r.cancel_requested) });
+  return { expiresAt, held };
 }
 
 /** The state and step of a task while this claim holds it; undefined when it does not. */

@@ -31,8 +31,12 @@ export interface Db {
    * transaction until the embedded database ends it as idle (30s).
    */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
-  /** LISTEN (one dedicated connection per Db, shared by every channel). Returns an unlisten. */
-  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * LISTEN (one dedicated connection per Db, shared by every channel). Returns an unlisten.
+   * `onState` is told false when the listening connection is lost (notifications are missed
+   * until it is back) and true when it listens again.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onState?: (up: boolean) => void): Promise<() => Promise<void>>;
   /** NOTIFY; inside a transaction it is delivered at commit, and not at all after a rollback. */
   notify(channel: string, payload: string): Promise<void>;
   /** Closes the database (idempotent). On a transaction handle it is a bug and throws. */
@@ -288,7 +292,7 @@ async function openPostgres(url: string, poolSize: number, logger: Logger, via: 
           c.release(broken);
         }
       },
-      listen: (channel, onNotify) => listener.listen(channel, onNotify),
+      listen: (channel, onNotify, onState) => listener.listen(channel, onNotify, onState),
       async notify(channel, payload) {
         await db.query('SELECT pg_notify($1, $2)', [channel, payload]);
       },

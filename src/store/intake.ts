@@ -43,7 +43,9 @@ WITH t AS (
   INSERT INTO events (task_id, seq, at, type, step, actor, data)
   SELECT id, 1, $14, $15, NULL, $16, $17::jsonb FROM t
 )
-SELECT * FROM t`;
+-- A queued task wakes the workers in the same round trip: NOTIFY is delivered at commit, so a
+-- worker woken by it finds the row. CASE, not OR: only CASE evaluates in order.
+SELECT * FROM t WHERE CASE WHEN t.state = 'queued' AND $22::text IS NOT NULL THEN pg_notify($22, t.id) IS NOT NULL ELSE true END`;
 
 /** The task with this externalRef (by externalRef only, never by id), or undefined. */
 export async function taskByExternalRef(db: Db, externalRef: string): Promise<TaskRow | undefined> {
@@ -51,8 +53,11 @@ export async function taskByExternalRef(db: Db, externalRef: string): Promise<Ta
   return rows[0] ? mapTaskRow(rows[0]) : undefined;
 }
 
-/** Inserts the task, or returns the existing one with the same externalRef (`created: false`). */
-export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task: TaskRow; created: boolean }> {
+/**
+ * Inserts the task, or returns the existing one with the same externalRef (`created: false`).
+ * With `notify`, a queued task is announced on that channel by the same statement.
+ */
+export async function insertTask(db: Db, t: NewTask, now: Date, o: { notify?: string } = {}): Promise<{ task: TaskRow; created: boolean }> {
   const rows = await db.query<Record<string, unknown>>(INSERT_SQL, [
     t.id,
     t.externalRef,
@@ -75,6 +80,7 @@ export async function insertTask(db: Db, t: NewTask, now: Date): Promise<{ task:
     t.awaitingRole ?? null,
     t.concurrency?.key ?? null,
     t.concurrency?.limit ?? null,
+    o.notify ?? null,
   ], { name: 'rw_insert_task' });
   if (rows[0]) return { task: mapTaskRow(rows[0]), created: true };
   // The conflicting insert has committed (ON CONFLICT waits for it), so this statement sees it.

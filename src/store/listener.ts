@@ -2,7 +2,9 @@
  * LISTEN on PostgreSQL: one dedicated connection per Db, outside the pool, shared by every
  * channel. A pooled connection would be taken from the queries and could be handed back with
  * its LISTENs still active. When the connection drops it is reopened and every channel listened
- * again; notifications sent in between are lost, so listeners must also poll (workers do).
+ * again; notifications sent in between are lost, so each listener is told when the connection
+ * goes (`onState(false)`: poll meanwhile) and when it is back (`onState(true)`: look once for
+ * what was missed).
  * Reconnecting backs off with jitter; the outage log says once that the database went away and
  * once that it is back, not once per try.
  */
@@ -11,11 +13,14 @@ import type { Logger } from '../log.js';
 import { reconnectDelay, type OutageLog } from './outage.js';
 
 type Handler = (payload: string) => void;
+/** Told false when the listening connection is lost, true once every channel is listened again. */
+export type StateHandler = (up: boolean) => void;
 
 export class Listener {
   private client: pg.Client | undefined;
   private connecting: Promise<pg.Client> | undefined;
   private readonly channels = new Map<string, Set<Handler>>();
+  private readonly states = new Set<StateHandler>();
   private closed = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -26,7 +31,12 @@ export class Listener {
     private readonly outage?: OutageLog,
   ) {}
 
-  async listen(channel: string, handler: Handler): Promise<() => Promise<void>> {
+  /** Whether the listening connection is up (every channel listened). */
+  get up(): boolean {
+    return this.client !== undefined && !this.closed;
+  }
+
+  async listen(channel: string, handler: Handler, onState?: StateHandler): Promise<() => Promise<void>> {
     if (this.closed) throw new Error('listen() after close()');
     let handlers = this.channels.get(channel);
     const first = !handlers;
@@ -45,7 +55,9 @@ export class Listener {
         throw err;
       }
     }
+    if (onState) this.states.add(onState);
     return async () => {
+      if (onState) this.states.delete(onState);
       const set = this.channels.get(channel);
       if (!set?.delete(handler) || set.size > 0) return;
       this.channels.delete(channel);
@@ -57,6 +69,7 @@ export class Listener {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.channels.clear();
+    this.states.clear();
     const client = this.client ?? (await this.connecting?.catch(() => undefined));
     this.client = undefined;
     await client?.end().catch(() => undefined);
@@ -100,7 +113,18 @@ export class Listener {
     void client.end().catch(() => undefined);
     if (this.outage) this.outage.failed(err ?? new Error('listening connection ended'));
     else this.logger.warn({ err }, 'listening connection lost; reconnecting');
+    this.tell(false);
     this.scheduleReconnect();
+  }
+
+  private tell(up: boolean): void {
+    for (const h of [...this.states]) {
+      try {
+        h(up);
+      } catch (err) {
+        this.logger.error({ err }, 'listener state handler failed');
+      }
+    }
   }
 
   private scheduleReconnect(): void {
@@ -111,6 +135,7 @@ export class Listener {
       void this.ensureClient()
         .then(async (client) => {
           for (const channel of this.channels.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+          this.tell(true);
         })
         .catch((err: unknown) => {
           if (this.outage) this.outage.failed(err);

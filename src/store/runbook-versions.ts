@@ -15,14 +15,25 @@ export interface RunbookVersion {
   createdAt: Date;
 }
 
+/**
+ * The hashes this handle has stored: every submission of a class stores its version, and after
+ * the first time that is a round trip that changes nothing. Versions are never deleted, so what
+ * was stored through a handle stays stored.
+ */
+const saved = new WeakMap<Db, Set<string>>();
+
 /** Stores a version (once: a hash already stored is left as it is). */
 export async function saveRunbookVersion(db: Db, v: Omit<RunbookVersion, 'createdAt'>, now: Date): Promise<void> {
+  const known = saved.get(db) ?? new Set<string>();
+  if (known.has(v.hash)) return;
   await db.query(
     `INSERT INTO runbook_versions (hash, runbook_id, version, file, source, created_at) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (hash) DO NOTHING`,
     [v.hash, v.runbookId, v.version, v.file, v.source, now],
     { name: 'rw_save_runbook_version' },
   );
+  known.add(v.hash);
+  saved.set(db, known);
 }
 
 /** The stored version with this hash, if any. */

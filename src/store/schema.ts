@@ -96,8 +96,20 @@ export const tasks = pgTable(
     uniqueIndex('tasks_callback_token_key').on(t.callbackTokenHash),
     index('tasks_state_idx').on(t.state, t.nextAttemptAt),
     index('tasks_runbook_idx').on(t.runbookId, t.createdAt),
-    /** The report's and the API list's window (`created_at >= since`, newest first) without a scan of every task. */
+    // Listings (`tasks`, `tasks --state S`, the API's pages) and the report's window
+    // (`created_at >= since`): newest first, read from an index at any table size.
     index('tasks_created_idx').on(t.createdAt, t.id),
+    index('tasks_state_created_idx').on(t.state, t.createdAt, t.id),
+    // The claim: live, claimable tasks only, in claim order. The predicate is the claim's own
+    // disjunction of states (claim.ts CLAIM_SQL, which writes them as literals), so the planner
+    // can prove the claim inside it; finished tasks, most of a long-lived table, are not in it.
+    index('tasks_claim_idx')
+      .on(t.priority.desc(), t.createdAt, t.id)
+      .where(sql`(${t.state} = 'queued' AND ${t.concurrencyKey} IS NULL) OR ${t.state} IN ('retry_scheduled', 'waiting_callback', 'running', 'compensating', 'awaiting_approval')`),
+    // Admission by concurrency key (claimKeyed): the queued keyed tasks, per key in claim order.
+    index('tasks_claim_keyed_idx')
+      .on(t.concurrencyKey, t.priority.desc(), t.createdAt, t.id)
+      .where(sql`${t.state} = 'queued' AND ${t.concurrencyKey} IS NOT NULL`),
     check('tasks_state_check', sql`${t.state} in (${inList(TASK_STATES)})`),
   ],
 );

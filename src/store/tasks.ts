@@ -263,14 +263,15 @@ SELECT * FROM t`;
 }
 
 /** The states the change may start from, or undefined for any. */
-function allowedFrom(change: Change): TaskState[] | undefined {
+export function allowedFrom(change: Pick<Change, 'to' | 'expect'>): TaskState[] | undefined {
   let allowed: TaskState[] | undefined = change.to ? predecessorsOf(change.to) : undefined;
   const expected = change.expect?.states;
   if (expected) allowed = (allowed ?? [...TASK_STATES]).filter((s) => expected.includes(s));
   return allowed;
 }
 
-async function whyNot(db: Db, change: Change): Promise<RunwardenError> {
+/** Why a change matched no row, read afterwards: TASK_NOT_FOUND, TASK_CHANGED, LEASE_LOST or ILLEGAL_TRANSITION. */
+export async function whyNot(db: Db, change: Pick<Change, 'taskId' | 'now' | 'to' | 'expect'>): Promise<RunwardenError> {
   const rows = await db.query<{ state: TaskState; lease_owner: string | null; lease_epoch: number; event_seq: number; held: boolean }>(
     'SELECT state, lease_owner, lease_epoch, event_seq, (lease_owner IS NOT NULL AND lease_expires_at > $2) AS held FROM tasks WHERE id = $1',
     [change.taskId, change.now],
@@ -335,7 +336,10 @@ export async function getTask(db: Db, ref: string): Promise<TaskRow | undefined>
   return rows[0] ? mapTaskRow(rows[0]) : undefined;
 }
 
-/** Tasks newest first, filtered by state and runbook id. Default limit 50. */
+/**
+ * Tasks newest first (ties by id, descending), filtered by state and runbook id. Default limit
+ * 50. Served by tasks_created_idx / tasks_state_created_idx read backwards: no sort, no scan.
+ */
 export async function listTasks(db: Db, f: { state?: TaskState; runbook?: string; limit?: number } = {}): Promise<TaskRow[]> {
   const params: unknown[] = [];
   const where: string[] = [];
@@ -349,7 +353,7 @@ export async function listTasks(db: Db, f: { state?: TaskState; runbook?: string
   }
   params.push(f.limit ?? 50);
   const rows = await db.query<Record<string, unknown>>(
-    `SELECT * FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT $${params.length}`,
+    `SELECT * FROM tasks${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
   return rows.map(mapTaskRow);

@@ -20,7 +20,7 @@ function renewalsFailWhile(db: Db, failing: () => boolean): Db {
   return {
     ...db,
     query(text, params, opts) {
-      if (opts?.name === 'rw_renew_lease' && failing()) {
+      if (opts?.name?.startsWith('rw_renew_lease') && failing()) {
         return Promise.reject(new RunwardenError('DATABASE_UNAVAILABLE', 'the database is unavailable (renewal refused by the test)', { details: { connection: true } }));
       }
       return db.query(text, params, opts);

@@ -1,0 +1,3 @@
+CREATE INDEX "tasks_state_created_idx" ON "tasks" USING btree ("state","created_at","id");--> statement-breakpoint
+CREATE INDEX "tasks_claim_idx" ON "tasks" USING btree ("priority" DESC NULLS LAST,"created_at","id") WHERE ("tasks"."state" = 'queued' AND "tasks"."concurrency_key" IS NULL) OR "tasks"."state" IN ('retry_scheduled', 'waiting_callback', 'running', 'compensating', 'awaiting_approval');--> statement-breakpoint
+CREATE INDEX "tasks_claim_keyed_idx" ON "tasks" USING btree ("concurrency_key","priority" DESC NULLS LAST,"created_at","id") WHERE "tasks"."state" = 'queued' AND "tasks"."concurrency_key" IS NOT NULL;
