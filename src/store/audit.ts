@@ -36,10 +36,21 @@ export interface AuditScope {
  * The `updated_at` test stays first as a cheap filter (a task finished since then was changed
  * since then).
  */
+const FINISHED_AT = (t: string) => `coalesce((SELECT max(e.at) FROM events e WHERE e.task_id = ${t}.id AND e.type = 'state.changed'), ${t}.updated_at)`;
 const IN_SCOPE = `t.state = ANY($1::text[])
   AND ($3::text IS NULL OR t.runbook_id = $3)
-  AND ($2::timestamptz IS NULL OR (t.updated_at >= $2 AND coalesce(
-    (SELECT max(e.at) FROM events e WHERE e.task_id = t.id AND e.type = 'state.changed'), t.updated_at) >= $2))`;
+  AND ($2::timestamptz IS NULL OR (t.updated_at >= $2 AND ${FINISHED_AT('t')} >= $2))`;
+
+/**
+ * The same scope as CTEs ending in `fin(id)`, for the queries that read every task in scope. The
+ * cheap filter is materialized first: planned as one WHERE, the ledger look-up is costed for every
+ * finished task, and that estimate (not the work) switches on PostgreSQL's JIT, which then
+ * takes most of the query's time (measured: 450 of 590 ms over 200,000 tasks for a day's window).
+ */
+const FINISHED = `cand AS MATERIALIZED (
+    SELECT t.id, t.updated_at FROM tasks t
+     WHERE t.state = ANY($1::text[]) AND ($3::text IS NULL OR t.runbook_id = $3) AND ($2::timestamptz IS NULL OR t.updated_at >= $2)),
+  fin AS (SELECT c.id FROM cand c WHERE $2::timestamptz IS NULL OR ${FINISHED_AT('c')} >= $2)`;
 
 /** A share rounded to 4 decimals, as the report's rates are; null without a denominator. */
 const share = (n: number, d: number): number | null => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);
@@ -52,8 +63,8 @@ export async function sampleFinished(db: Db, o: AuditScope & { size?: number }):
   const size = o.size ?? 10;
   if (!Number.isInteger(size) || size < 1) throw new RunwardenError('USAGE', `the sample size must be a whole number of at least 1, got ${String(o.size)}`);
   const rows = await db.query<Record<string, unknown>>(
-    `SELECT t.* FROM tasks t
-      WHERE ${IN_SCOPE}
+    `WITH ${FINISHED}
+     SELECT t.* FROM tasks t JOIN fin ON fin.id = t.id
       ORDER BY EXISTS (SELECT 1 FROM events e WHERE e.task_id = t.id AND e.type = 'audit.recorded'), random()
       LIMIT $4`,
     [[...AUDITABLE_STATES], o.since ?? null, o.runbook ?? null, size],
@@ -113,14 +124,14 @@ export interface AuditFigures {
 export async function auditFigures(db: Db, scope: AuditScope = {}): Promise<AuditFigures> {
   const params = [[...AUDITABLE_STATES], scope.since ?? null, scope.runbook ?? null];
   const [counts] = await db.query<{ finished: number; audited: number; ok: number; issue: number }>(
-    `WITH scope AS (SELECT t.id FROM tasks t WHERE ${IN_SCOPE}),
+    `WITH ${FINISHED},
      -- The latest review of each reviewed task, found through events_type_idx: reviews are few,
      -- so this costs far less than a look into every finished task's ledger.
      rev AS (SELECT DISTINCT ON (e.task_id) e.task_id, e.data->>'verdict' AS verdict
                FROM events e WHERE e.type = 'audit.recorded' ORDER BY e.task_id, e.seq DESC)
      SELECT count(*)::int AS finished, count(rev.verdict)::int AS audited,
             count(*) FILTER (WHERE rev.verdict = 'ok')::int AS ok, count(*) FILTER (WHERE rev.verdict = 'issue')::int AS issue
-       FROM scope LEFT JOIN rev ON rev.task_id = scope.id`,
+       FROM fin LEFT JOIN rev ON rev.task_id = fin.id`,
     params,
     { name: 'rw_audit_counts' },
   );
