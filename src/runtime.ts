@@ -14,7 +14,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { DeploymentConfig } from './config/index.js';
-import { RunwardenError, type Problem } from './errors.js';
+import { formatProblem, RunwardenError, type Problem } from './errors.js';
 import type { Logger } from './log.js';
 import type { LoadResult, UnavailableRunbook } from './runbook/load.js';
 import type { RunbookSet } from './runbook/plan.js';
@@ -72,6 +72,23 @@ export interface Runtime {
   logger: Logger;
   db: Db;
   close(): Promise<void>;
+}
+
+/**
+ * Says once, at the start of a long-lived process (`work`, `serve`), which runbooks under `dir`
+ * have problems and which task classes they leave unserved: a warning in the log and the
+ * problems on `out`. A broken runbook leaves only itself out, so without this a person starting
+ * the process would learn of it only from the rejections.
+ */
+export function warnRunbookProblems(rt: Pick<Runtime, 'runbookProblems' | 'unavailable' | 'logger'>, dir: string, out: Pick<NodeJS.WriteStream, 'write'> = process.stderr): void {
+  if (!rt.runbookProblems.length) return;
+  const classes = [...rt.unavailable.keys()];
+  rt.logger.warn({ problems: rt.runbookProblems.length, unavailable: classes }, 'runbooks with problems are not served');
+  out.write(
+    `runwarden: ${rt.runbookProblems.length} problem(s) in the runbooks under ${dir}; ` +
+      `${classes.length ? `task classes ${classes.join(', ')} are not served` : 'the files with problems are not served'} until they are fixed (runwarden validate):\n` +
+      rt.runbookProblems.map((p) => `  ${formatProblem(p)}\n`).join(''),
+  );
 }
 
 /** How long a phase may take before `onSlow` hears of it. */

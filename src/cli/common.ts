@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { isRunwardenError, formatProblem, RunwardenError } from '../errors.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 import type { Runtime, RuntimeOptions, RuntimePurpose } from '../runtime.js';
 
 export interface CommonOptions {
@@ -55,6 +56,19 @@ export async function runtimeFor(common: CommonOptions, purpose: RuntimePurpose,
     ...more,
     ...(onSlow ? { onSlow } : {}),
   });
+}
+
+/** The help of `--roles` (work, serve). */
+export const ROLES_HELP = 'the roles this worker serves, comma-separated: execution, verification, escalation, agent (default all); it holds only their secrets';
+
+/** `--roles <list>` (work, serve) as the roles it names: every role when absent; a usage error for a name that is not one. */
+export async function rolesOption(raw: unknown): Promise<WorkRole[]> {
+  const { parseRoles } = await import('../orchestrator/roles.js');
+  try {
+    return parseRoles(raw === undefined ? undefined : String(raw));
+  } catch (err) {
+    throw new RunwardenError('USAGE', `--roles: ${(err as Error).message}`);
+  }
 }
 
 /** True when human output may use colour (a terminal, and NO_COLOR unset). */

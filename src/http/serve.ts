@@ -6,6 +6,7 @@
 import { isRunwardenError, RunwardenError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import type { Service } from '../service.js';
+import type { WorkRole } from '../lifecycle/vocabulary.js';
 
 export interface ServeOptions {
   /** Opens the runtime, waiting for a database that is down until `signal` aborts. */
@@ -17,6 +18,13 @@ export interface ServeOptions {
   concurrency: string;
   lease: string;
   workerId?: string;
+  /**
+   * The roles the worker serves (`--roles`); the runtime `open` gives holds only their secrets.
+   * Default: every role.
+   */
+  roles?: readonly WorkRole[];
+  /** The runbooks folder, named when its problems are reported at start. */
+  runbooksDir: string;
   /** Told once the server listens (tests). */
   onListening?: (address: string) => void;
   /** Stop when this aborts, as on a first signal (tests). Default: SIGINT and SIGTERM. */
@@ -59,14 +67,19 @@ export async function runServe(o: ServeOptions): Promise<void> {
     });
     if (!rt) return;
     try {
-      const [{ createService }, { agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { buildApp }, { durabilityNote }, { ApiMetrics }] = await Promise.all([
+      const [{ createService }, { agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { buildApp }, { durabilityNote }, { ApiMetrics }, { warnRunbookProblems }, { rolesNote }] = await Promise.all([
         import('../service.js'),
         import('../agents/index.js'),
         import('../agents/advisor.js'),
         import('./app.js'),
         import('../store/db.js'),
         import('../metrics/api-metrics.js'),
+        import('../runtime.js'),
+        import('../orchestrator/roles.js'),
       ]);
+      // A broken runbook leaves only itself out (its task classes are refused at intake): say so
+      // once, at start, with its problems, as `work` does.
+      warnRunbookProblems(rt, o.runbooksDir);
       // One set of metrics for the API and the worker of this process.
       const metrics = new ApiMetrics();
       service = o.worker
@@ -79,6 +92,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
             concurrency,
             observer: metrics.observer(),
             onDelivered: (stats) => metrics.delivered(stats),
+            ...(o.roles ? { roles: o.roles } : {}),
           })
         : undefined;
       const app = buildApp({
@@ -96,7 +110,7 @@ export async function runServe(o: ServeOptions): Promise<void> {
       }
       const address = await app.listen({ port, host: o.host });
       process.stderr.write(
-        `runwarden serve: listening on ${address}; ${service ? `worker ${service.worker.workerId}` : 'no worker (--no-worker)'} on ${durabilityNote(rt.db)}\n`,
+        `runwarden serve: listening on ${address}; ${service ? `worker ${service.worker.workerId} (${rolesNote(o.roles)})` : 'no worker (--no-worker)'} on ${durabilityNote(rt.db)}\n`,
       );
       o.onListening?.(address);
       const working = service?.run();

@@ -112,3 +112,8 @@ export function parseRoles(text: string | undefined): WorkRole[] {
   if (bad.length) throw new Error(`unknown role${bad.length > 1 ? 's' : ''} ${bad.join(', ')}; roles are ${WORK_ROLES.join(', ')} (or all)`);
   return [...new Set(names)] as WorkRole[];
 }
+
+/** `all roles`, or `roles verification, escalation`: how a start-up line names what a worker serves. */
+export function rolesNote(roles: readonly WorkRole[] = ALL_ROLES): string {
+  return ALL_ROLES.every((r) => roles.includes(r)) ? 'all roles' : `roles ${roles.join(', ')}`;
+}

@@ -2,7 +2,9 @@
  * The report (`runwarden report`, the console's charts): per runbook and per step, how tasks
  * end, how often they stop for a person, whether retries after a first failure pay off, how long
  * recovery takes, which failure classes occur and which systems cause the most pauses. Computed
- * in SQL over the ledger (the `events` table) of the tasks created in the window.
+ * in SQL over the ledger (the `events` table) of the tasks created in the window. Beside them,
+ * the audit figures (src/store/audit.ts) over the tasks finished in the window: how much of the
+ * finished work people reviewed, what they found, and how often a packet was enough.
  *
  * Definitions (docs/http-api.md, "The report"):
  * - a pause is an `escalated` or `approval.requested` event: the task stopped for a person;
@@ -17,6 +19,7 @@
  * ledger's size (bench/report.ts measures it).
  */
 import { parse as parseYaml } from 'yaml';
+import { auditFigures, type AuditFigures } from './audit.js';
 import type { Db } from './db.js';
 
 export interface ReportFilter {
@@ -94,18 +97,13 @@ export interface Report {
   pausesBySystem: Array<{ system: string; pauses: number }>;
   runbooks: RunbookReport[];
   /**
-   * Figures contributed by other parts of runwarden, by name (see REPORT_EXTENSIONS): the audit
-   * figures join here.
+   * What people's checks of the automation found (src/store/audit.ts), for the same `since` and
+   * `runbook`: coverage and findings over the tasks that finished since then (a task created
+   * before the window and finished in it counts; reviews are of finished work), and the share of
+   * escalations handled with a helpful packet over the operator actions since then.
    */
-  extensions: Record<string, unknown>;
+  audit: AuditFigures;
 }
-
-/**
- * Extension point: further figures computed over the same window and added to the report under
- * `extensions.<name>`. The audit figures (`auditFigures(db, { since, runbook })`) are registered
- * here.
- */
-export const REPORT_EXTENSIONS: Array<{ name: string; figures: (db: Db, f: { since?: Date; runbook?: string }) => Promise<unknown> }> = [];
 
 const ratio = (n: number, d: number): number | null => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
@@ -287,12 +285,13 @@ const ranked = (m: Map<string, number>) => [...m].map(([system, pauses]) => ({ s
 /** The report over the window of `f`. */
 export async function buildReport(db: Db, f: ReportFilter): Promise<Report> {
   const params = [f.since ?? null, f.runbook ?? null];
-  const [rbRows, stRows, fcRows, pRows, total] = await Promise.all([
+  const [rbRows, stRows, fcRows, pRows, total, audit] = await Promise.all([
     runbookRows(db, params),
     stepRows(db, params),
     failureClassRows(db, params),
     pauseRows(db, params),
     totalRow(db, params),
+    auditFigures(db, { ...(f.since ? { since: f.since } : {}), ...(f.runbook ? { runbook: f.runbook } : {}) }),
   ]);
   const classes = new Map<string, Record<string, number>>();
   for (const r of fcRows) {
@@ -349,8 +348,6 @@ export async function buildReport(db: Db, f: ReportFilter): Promise<Report> {
   };
   const failureClasses: Record<string, number> = {};
   for (const r of runbooks) for (const [c, n] of Object.entries(r.failureClasses)) addTo(failureClasses, c, n);
-  const extensions: Record<string, unknown> = {};
-  for (const x of REPORT_EXTENSIONS) extensions[x.name] = await x.figures(db, { ...(f.since ? { since: f.since } : {}), ...(f.runbook ? { runbook: f.runbook } : {}) });
   return {
     generatedAt: f.now.toISOString(),
     since: f.since?.toISOString() ?? null,
@@ -359,7 +356,7 @@ export async function buildReport(db: Db, f: ReportFilter): Promise<Report> {
     totals: { ...rates(totalsRow), retry: retryOf(totalsRow), recovery: recoveryOf(totalsRow), failureClasses },
     pausesBySystem: ranked(allSystems),
     runbooks,
-    extensions,
+    audit,
   };
 }
 
@@ -370,7 +367,7 @@ const secs = (v: number | null) => (v === null ? '-' : v < 120 ? `${v.toFixed(1)
 export function formatReport(r: Report): string {
   const lines: string[] = [];
   lines.push(`runwarden report${r.since ? ` since ${r.since}` : ''}${r.runbook ? ` for ${r.runbook}` : ''}: ${r.totals.tasks} task(s), ${r.rejected} rejected at intake`);
-  if (!r.runbooks.length) return `${lines.join('\n')}\nno tasks in the window\n`;
+  if (!r.runbooks.length) lines.push('no tasks in the window');
   for (const rb of r.runbooks) {
     lines.push('');
     lines.push(`${rb.runbook}: ${rb.tasks} task(s); completed ${pct(rb.completionRate)}, partial ${pct(rb.partialRate)}, rolled back ${pct(rb.rollbackRate)}, escalated ${pct(rb.escalationRate)}, paused ${pct(rb.pauseRate)}; ${rb.open} open`);
@@ -384,5 +381,17 @@ export function formatReport(r: Report): string {
       lines.push(`  ${s.step.padEnd(width)}  ${String(s.tasks).padStart(5)}  ${pct(s.pauseRate).padStart(6)}  ${pct(s.retry.rate).padStart(8)}  ${secs(s.recovery.p50Seconds)}/${secs(s.recovery.p90Seconds)}`);
     }
   }
+  lines.push('', ...formatAudit(r.audit));
   return `${lines.join('\n')}\n`;
+}
+
+/** The audit block: coverage, each finding with its task, and the packets' share. */
+function formatAudit(a: AuditFigures): string[] {
+  const lines = [
+    `audits: ${a.audited} of ${a.finished} task(s) finished in the window reviewed (${pct(a.coverage)}); ${a.verdicts.ok} ok, ${a.verdicts.issue} issue; ${a.findingCount} finding(s)`,
+    ...a.findings.map((f) => `  ${f.taskId}${f.runbook ? ` (${f.runbook})` : ''}, ${f.auditor}: ${f.note}`),
+  ];
+  if (a.findings.length < a.findingCount) lines.push(`  ... and ${a.findingCount - a.findings.length} older`);
+  lines.push(`packets: ${a.packets.helpful} of ${a.packets.answered} escalation(s) handled with an answer said the packet was enough (${pct(a.packets.share)})`);
+  return lines;
 }

@@ -125,10 +125,23 @@ describe('report figures', () => {
     const { figuresFrom } = await import('../../src/http/console/report-figures.js');
     const step = (id: string, o: Record<string, unknown>) => ({ step: id, tasks: 20, pauses: 0, pauseRate: 0, retry: { firstFailures: 0, recoveredByRetry: 0, rate: null }, recovery: { recovered: 0, p50Seconds: null, p90Seconds: null }, failureClasses: {}, ...o });
     const rb = { runbook: 'service-restart', tasks: 20, completionRate: 0.9, escalationRate: 0.1, steps: [step('restart', { pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recoveredByRetry: 4, rate: 0.8 }, recovery: { recovered: 4, p50Seconds: 1.5, p90Seconds: 5 } }), step('check', {})] };
-    const f = figuresFrom({ generatedAt: '2026-12-01T12:00:00.000Z', since: null, runbooks: [rb as never], pausesBySystem: [{ system: 'ops', pauses: 2 }] });
+    const audit = { finished: 4, audited: 1, coverage: 0.25, findingCount: 0, findings: [], verdicts: { ok: 1, issue: 0 }, packets: { answered: 0, helpful: 0, share: null } };
+    const f = figuresFrom({ generatedAt: '2026-12-01T12:00:00.000Z', since: null, runbooks: [rb as never], pausesBySystem: [{ system: 'ops', pauses: 2 }], audit });
     expect(f.runbooks).toEqual([{ runbook: 'service-restart', tasks: 20, completionRate: 0.9, escalationRate: 0.1 }]);
     expect(f.steps[0]).toEqual({ runbook: 'service-restart', step: 'restart', tasks: 20, pauses: 2, pauseRate: 0.1, retry: { firstFailures: 5, recovered: 4, rate: 0.8 }, recovery: { count: 4, p50Ms: 1500, p90Ms: 5000 } });
     expect(f.steps[1]).toMatchObject({ step: 'check', retry: { rate: null }, recovery: { p50Ms: null } });
     expect(f.pausesBySystem).toEqual([{ system: 'ops', pauses: 2 }]);
+    expect(f.audit).toEqual(audit);
+  });
+
+  it('draws the audits: coverage, findings linked to their tasks with the notes escaped, and what is left out', async () => {
+    const { renderAudit } = await import('../../src/http/console/report-page.js');
+    const finding = { taskId: 'tsk_a1', runbook: 'service-restart', note: 'restarted <b>healthy</b> service', auditor: 'cy', at: '2026-12-01T11:00:00.000Z' };
+    const out = renderAudit({ finished: 8, audited: 3, coverage: 0.375, findingCount: 3, findings: [finding], verdicts: { ok: 1, issue: 2 }, packets: { answered: 3, helpful: 2, share: 0.6667 } }).toString();
+    expect(out).toContain('<td data-testid="audit-coverage">38% (3 of 8 finished tasks reviewed)</td>');
+    expect(out).toContain('<td data-testid="audit-packets">67% (2 of 3 escalations handled with an answer)</td>');
+    expect(out).toContain('<a href="/tasks/tsk_a1"><code>tsk_a1</code></a>');
+    expect(out).toContain('restarted &lt;b&gt;healthy&lt;/b&gt; service');
+    expect(out).toContain('and 2 older findings');
   });
 });

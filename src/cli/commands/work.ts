@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { Logger } from '../../log.js';
 import type { Service } from '../../service.js';
 import type { TaskRow } from '../../store/tasks.js';
-import { action, commonOptions, printJson, runtimeFor, withCommon } from '../common.js';
+import { action, commonOptions, printJson, rolesOption, ROLES_HELP, runtimeFor, withCommon } from '../common.js';
 
 export function register(program: Command): void {
   withCommon(
@@ -18,11 +18,11 @@ export function register(program: Command): void {
       .option('--concurrency <n>', 'tasks driven at once', '4')
       .option('--worker-id <id>', 'this worker\'s name in leases and the ledger')
       .option('--lease <duration>', 'how long a claim holds without renewal (a duration: 30s, 2m)', '30s')
-      .option('--roles <list>', 'the roles this worker serves, comma-separated: execution, verification, escalation, agent (default all); it holds only their secrets'),
+      .option('--roles <list>', ROLES_HELP),
   ).action(
     action(async (opts: Record<string, unknown>) => {
       const common = commonOptions(opts);
-      const { RunwardenError, formatProblem, isRunwardenError } = await import('../../errors.js');
+      const { RunwardenError, isRunwardenError } = await import('../../errors.js');
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) {
         throw new RunwardenError('USAGE', `--concurrency must be a whole number of at least 1, got ${String(opts.concurrency)}`);
@@ -32,19 +32,15 @@ export function register(program: Command): void {
       if (leaseMs === undefined || leaseMs <= 0) {
         throw new RunwardenError('USAGE', `--lease takes a duration, ${DURATION_HINT}; got ${String(opts.lease)}`);
       }
-      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }, { durabilityNote }, { parseRoles }] = await Promise.all([
+      const [{ agentFromEnv, createExecutor, maxCallsFromEnv }, { advisorFromEnv }, { createService }, { durabilityNote }, { warnRunbookProblems }, { rolesNote }] = await Promise.all([
         import('../../agents/index.js'),
         import('../../agents/advisor.js'),
         import('../../service.js'),
         import('../../store/db.js'),
+        import('../../runtime.js'),
         import('../../orchestrator/roles.js'),
       ]);
-      let roles;
-      try {
-        roles = parseRoles(opts.roles === undefined ? undefined : String(opts.roles));
-      } catch (err) {
-        throw new RunwardenError('USAGE', `--roles: ${(err as Error).message}`);
-      }
+      const roles = await rolesOption(opts.roles);
       // Signals are handled from the start: a worker waiting for its database stops on Ctrl-C too.
       const starting = new AbortController();
       let service: Service | undefined;
@@ -73,15 +69,7 @@ export function register(program: Command): void {
         logger = rt.logger;
         try {
           // A broken runbook leaves only itself out: say so once, at start, with its problems.
-          if (rt.runbookProblems.length) {
-            const classes = [...rt.unavailable.keys()];
-            rt.logger.warn({ problems: rt.runbookProblems.length, unavailable: classes }, 'runbooks with problems are not served');
-            process.stderr.write(
-              `runwarden: ${rt.runbookProblems.length} problem(s) in the runbooks under ${common.runbooks}; ` +
-                `${classes.length ? `task classes ${classes.join(', ')} are not served` : 'the files with problems are not served'} until they are fixed (runwarden validate):\n` +
-                rt.runbookProblems.map((p) => `  ${formatProblem(p)}\n`).join(''),
-            );
-          }
+          warnRunbookProblems(rt, common.runbooks);
           service = createService(rt, {
             // Agents are on when RUNWARDEN_LLM_MODEL is set; bad model settings stop the worker here, at start.
             executor: createExecutor({ agent: agentFromEnv() }),
@@ -98,7 +86,7 @@ export function register(program: Command): void {
           if (signals > 0) return; // stopped while the database was being opened
           const worker = service.worker;
           // Where the work is kept and what survives a crash: the line a person starting a worker reads.
-          process.stderr.write(`runwarden work: worker ${worker.workerId} (${roles.length === 4 ? 'all roles' : `roles ${roles.join(', ')}`}) on ${durabilityNote(rt.db)}\n`);
+          process.stderr.write(`runwarden work: worker ${worker.workerId} (${rolesNote(roles)}) on ${durabilityNote(rt.db)}\n`);
           const stats = opts.untilIdle ? await service.runUntilIdle() : await service.run();
           if (common.json) printJson({ workerId: worker.workerId, ...stats });
           else if (opts.untilIdle) process.stdout.write(`worker ${worker.workerId}: ${stats.claimed} claim(s), idle\n`);

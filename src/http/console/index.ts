@@ -279,7 +279,7 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
   app.get<{ Querystring: { since?: string; runbook?: string } }>('/report', { preHandler: signedIn }, async (request, reply) => {
     const since = request.query.since ?? '7d';
     const runbook = request.query.runbook ?? '';
-    const figures = await readReportFigures(deps.db, { since, runbook, now: clock.now() });
+    const figures = await readReportFigures(deps.db, { since, runbook, now: clock.now(), masker: deps.masker });
     const ids = deps.runbooks.runbooks.map((r) => r.id).sort();
     return render(request, reply, { title: 'Report', section: 'report' }, renderReport(figures, { since, runbook }, ids));
   });

@@ -1,8 +1,9 @@
 /**
  * The report's figures as charts: pause rate by step, retry success after a first failure, and
- * time to recovery (p50 bar over its p90). The figures are `runwarden report`'s; this module
- * only draws them, from the typed shape below.
+ * time to recovery (p50 bar over its p90); and the audits: coverage, findings, helpful packets.
+ * The figures are `runwarden report`'s; this module only draws them, from the typed shape below.
  */
+import type { AuditFigures } from '../../store/audit.js';
 import { barChart, percent, type Bar } from './charts.js';
 import { duration, when } from './format.js';
 import { html, type SafeHtml } from './html.js';
@@ -25,6 +26,8 @@ export interface StepFigures {
 
 /** The report as the console draws it. */
 export interface ReportFigures {
+  /** What people's reviews found, over the tasks finished in the window (src/store/audit.ts). */
+  audit: AuditFigures;
   generatedAt: string;
   since: string | null;
   runbooks: { runbook: string; tasks: number; completionRate: number | null; escalationRate: number | null }[];
@@ -81,5 +84,28 @@ ${barChart(pauseBars(r.steps), { title: 'Pause rate by step', max: 1, legend: 'H
 ${barChart(retryBars(r.steps), { title: 'Retry success after a first failure', max: 1, legend: 'Of the tasks whose first attempt at the step failed, the share a retry carried to success.' })}
 ${barChart(recoveryBars(r.steps), { title: 'Time to recovery', legend: 'From a first failure to the clean completion of the task: dark bar p50, light bar p90.' })}
 ${barChart(systemBars(r), { title: 'Systems that pause tasks most', legend: 'Pauses at steps that act on each system.' })}
-</div>`;
+</div>
+${renderAudit(r.audit)}`;
+}
+
+/** Audit coverage, the findings with links to their tasks, and the packets' share. */
+export function renderAudit(a: AuditFigures): SafeHtml {
+  const more = a.findingCount - a.findings.length;
+  return html`<section data-testid="audit">
+<h2>Audits</h2>
+<p class="muted">Reviews of the tasks that finished in the window (<code>runwarden audit sample</code>, <code>runwarden audit record</code>), and what operators said of the packets when they closed or resumed an escalation (<code>--packet-helpful</code>).</p>
+<table class="list"><tbody>
+<tr><th>audit coverage</th><td data-testid="audit-coverage">${percent(a.coverage)} (${a.audited} of ${a.finished} finished tasks reviewed)</td></tr>
+<tr><th>verdicts</th><td data-testid="audit-verdicts">${a.verdicts.ok} ok, ${a.verdicts.issue} issue</td></tr>
+<tr><th>findings</th><td data-testid="audit-findings">${a.findingCount}</td></tr>
+<tr><th>helpful packets</th><td data-testid="audit-packets">${percent(a.packets.share)} (${a.packets.helpful} of ${a.packets.answered} escalations handled with an answer)</td></tr>
+</tbody></table>
+${
+  a.findings.length
+    ? html`<table class="list"><thead><tr><th>task</th><th>runbook</th><th>finding</th><th>by</th><th>when</th></tr></thead><tbody>
+${a.findings.map((f) => html`<tr data-testid="audit-finding" data-task="${f.taskId}"><td><a href="/tasks/${encodeURIComponent(f.taskId)}"><code>${f.taskId}</code></a></td><td>${f.runbook ?? '-'}</td><td>${f.note}</td><td>${f.auditor}</td><td>${when(f.at)}</td></tr>`)}
+</tbody></table>${more > 0 ? html`<p class="muted">and ${more} older finding${more === 1 ? '' : 's'}</p>` : ''}`
+    : html`<p class="muted">No review found an issue.</p>`
+}
+</section>`;
 }
