@@ -163,14 +163,16 @@ export function eventTone(e: EventView): 'alert' | 'ok' | 'person' | 'plain' {
 /**
  * What a task waits for, in words, or null when it waits for nothing in particular: a queued
  * task held back by its concurrency key names the key, its limit and the tasks holding it (each a
- * link); a task between roles (running, no worker holding it) names the role whose work is next.
- * The same rule as `runwarden show`.
+ * link, at most `maxHolders` of them); a task between roles (running, no worker holding it)
+ * names the role whose work is next. The same rule as `runwarden show`.
  */
-export function waitingFor(v: WaitFacts): SafeHtml | null {
+export function waitingFor(v: WaitFacts, maxHolders = Number.POSITIVE_INFINITY): SafeHtml | null {
   const w = v.waitingFor;
   if (w) {
-    const holders = w.holders.map((h, i) => html`${i ? ', ' : ''}<a href="/tasks/${encodeURIComponent(h.id)}" data-testid="holder">${h.id}</a> (${h.state.replace(/_/g, ' ')})`);
-    return html`concurrency key <code>${w.concurrencyKey}</code>: its limit of ${w.limit} is taken by ${holders}`;
+    const shown = w.holders.slice(0, maxHolders);
+    const holders = shown.map((h, i) => html`${i ? ', ' : ''}<a href="/tasks/${encodeURIComponent(h.id)}" data-testid="holder">${h.id}</a> (${h.state.replace(/_/g, ' ')})`);
+    const more = w.holders.length - shown.length;
+    return html`concurrency key <code>${w.concurrencyKey}</code>: its limit of ${w.limit} is taken by ${holders}${more > 0 ? ` and ${more} more` : ''}`;
   }
   if (v.awaitingRole && v.state === 'running' && !v.leaseOwner) return html`${v.awaitingRole} work next: a worker serving ${v.awaitingRole} takes it up`;
   return null;

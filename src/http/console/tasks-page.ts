@@ -41,7 +41,8 @@ ${
     ? html`<table class="list" data-testid="task-list"><thead><tr><th>task</th><th>state</th><th>class</th><th>runbook</th><th>step</th><th>retries</th><th>updated</th></tr></thead><tbody>
 ${tasks.map(
   (t) => {
-  const waiting = waitingFor(t);
+  // A few holders a row: a long queue on one key would repeat the same list on every row.
+  const waiting = waitingFor(t, 3);
   return html`<tr>
   <td><a href="/tasks/${encodeURIComponent(t.id)}">${t.externalRef ?? t.id}</a>${t.externalRef ? html`<div class="muted"><code>${t.id}</code></div>` : ''}</td>
   <td>${stateBadge(t.state)}<div class="muted">${STATE_WORDS[t.state]}</div>${waiting ? html`<div class="waiting" data-testid="waiting-for">waiting for ${waiting}</div>` : ''}</td>
