@@ -230,19 +230,56 @@ export async function claimKeyed(db: Db, opts: ClaimOptions, limit: number): Pro
   });
 }
 
+/** What a queued task held back by its concurrency key waits for. */
+export interface ConcurrencyWait {
+  key: string;
+  limit: number;
+  /** The tasks holding the key's slots, oldest first (at most MAX_WAIT_HOLDERS of them). */
+  holders: { id: string; state: TaskState }[];
+}
+
+/** How many holders of a key a wait lists. */
+export const MAX_WAIT_HOLDERS = 20;
+
+type WaitCandidate = { id: string; state: TaskState; concurrencyKey: string | null; concurrencyLimit: number | null };
+
 /** What a queued task with a concurrency key waits for: the tasks holding its key's slots. */
-export async function concurrencyWait(
-  db: Db,
-  task: { id: string; state: TaskState; concurrencyKey: string | null; concurrencyLimit: number | null },
-): Promise<{ key: string; limit: number; holders: { id: string; state: TaskState }[] } | undefined> {
-  if (task.state !== 'queued' || task.concurrencyKey === null) return undefined;
-  const rows = await db.query<{ id: string; state: TaskState }>(
-    'SELECT id, state FROM tasks WHERE concurrency_key = $1 AND state = ANY($2::text[]) AND id <> $3 ORDER BY created_at, id LIMIT 20',
-    [task.concurrencyKey, CONCURRENCY_HOLDING, task.id],
-    { name: 'rw_concurrency_wait' },
+export async function concurrencyWait(db: Db, task: WaitCandidate): Promise<ConcurrencyWait | undefined> {
+  return (await concurrencyWaits(db, [task])).get(task.id);
+}
+
+/**
+ * What each of these tasks waits for, by task id, in one query for them all (a page of the task
+ * list): only queued tasks whose key has its limit of holders or more appear. The holders are
+ * counted in full, so a key with more holders than are listed is still seen to be full.
+ */
+export async function concurrencyWaits(db: Db, tasks: readonly WaitCandidate[]): Promise<Map<string, ConcurrencyWait>> {
+  const out = new Map<string, ConcurrencyWait>();
+  const queued = tasks.filter((t) => t.state === 'queued' && t.concurrencyKey !== null);
+  if (!queued.length) return out;
+  const keys = [...new Set(queued.map((t) => t.concurrencyKey!))];
+  const rows = await db.query<{ id: string; state: TaskState; key: string; n: number | string }>(
+    `SELECT id, state, key, n FROM (
+       SELECT id, state, concurrency_key AS key, count(*) OVER (PARTITION BY concurrency_key) AS n,
+              row_number() OVER (PARTITION BY concurrency_key ORDER BY created_at, id) AS rn
+       FROM tasks WHERE concurrency_key = ANY($1::text[]) AND state = ANY($2::text[])) h
+     WHERE rn <= $3 ORDER BY key, rn`,
+    [keys, CONCURRENCY_HOLDING, MAX_WAIT_HOLDERS],
+    { name: 'rw_concurrency_waits' },
   );
-  const limit = task.concurrencyLimit ?? 1;
-  return rows.length >= limit ? { key: task.concurrencyKey, limit, holders: rows } : undefined;
+  const byKey = new Map<string, { n: number; holders: { id: string; state: TaskState }[] }>();
+  for (const r of rows) {
+    const k = byKey.get(r.key) ?? { n: Number(r.n), holders: [] };
+    k.holders.push({ id: r.id, state: r.state });
+    byKey.set(r.key, k);
+  }
+  for (const t of queued) {
+    const k = byKey.get(t.concurrencyKey!);
+    const limit = t.concurrencyLimit ?? 1;
+    // A queued task holds no slot, so it is never among its own key's holders.
+    if (k && k.n >= limit) out.set(t.id, { key: t.concurrencyKey!, limit, holders: k.holders });
+  }
+  return out;
 }
 
 /**

@@ -48,3 +48,19 @@ export async function listEvents(db: Db, taskId: string): Promise<EventRow[]> {
   );
   return rows.map(mapEventRow);
 }
+
+/** The events of one type of several tasks, by task id, in ledger order (one query for them all). */
+export async function listEventsOfType(db: Db, taskIds: readonly string[], type: EventType): Promise<Map<string, EventRow[]>> {
+  const out = new Map<string, EventRow[]>();
+  if (!taskIds.length) return out;
+  const rows = await db.query<Record<string, unknown>>(
+    'SELECT task_id, seq, at, type, step, actor, data FROM events WHERE task_id = ANY($1::text[]) AND type = $2 ORDER BY task_id, seq',
+    [[...new Set(taskIds)], type],
+    { name: 'rw_list_events_of_type' },
+  );
+  for (const r of rows) {
+    const id = r.task_id as string;
+    out.set(id, [...(out.get(id) ?? []), mapEventRow(r)]);
+  }
+  return out;
+}

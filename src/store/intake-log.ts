@@ -3,6 +3,7 @@
  * (`writebacks`): what intake sources received and made, where a task came from, and the
  * outcomes still to be told to it. Hand-written SQL, as the packet outbox's.
  */
+import { RunwardenError } from '../errors.js';
 import type { Db } from './db.js';
 import { toDate } from './rows.js';
 
@@ -41,15 +42,54 @@ export async function insertIntakeEvent(db: Db, e: IntakeEventRow): Promise<void
 
 /** Intake events newest first, of one source or all. Default limit 50. */
 export async function listIntakeEvents(db: Db, f: { source?: string; limit?: number } = {}): Promise<IntakeEventRow[]> {
-  const params: unknown[] = [];
-  let where = '';
-  if (f.source) {
-    params.push(f.source);
-    where = 'WHERE source = $1';
+  return (await listIntakePage(db, { ...f, limit: f.limit ?? 50 })).events;
+}
+
+function encodeCursor(e: IntakeEventRow): string {
+  return Buffer.from(JSON.stringify([e.receivedAt.toISOString(), e.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [Date, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && !Number.isNaN(Date.parse(v[0])) && typeof v[1] === 'string') return [new Date(v[0]), v[1]];
+  } catch {
+    // falls through to the refusal
   }
-  params.push(f.limit ?? 50);
-  const rows = await db.query<Record<string, unknown>>(`SELECT * FROM intake_events ${where} ORDER BY received_at DESC, id DESC LIMIT $${params.length}`, params);
-  return rows.map((r) => ({
+  throw new RunwardenError('REQUEST_INVALID', 'cursor is not one this log gave out; follow the link to older requests unchanged', {
+    problems: [{ path: 'cursor', message: 'not a cursor from a previous page' }],
+  });
+}
+
+/**
+ * One page of intake events newest first, and the cursor of the next (null on the last page):
+ * keyset paging on `(received_at, id)`, so a request received meanwhile neither repeats nor
+ * hides one.
+ */
+export async function listIntakePage(db: Db, f: { source?: string; limit: number; cursor?: string }): Promise<{ events: IntakeEventRow[]; nextCursor: string | null }> {
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  if (f.source) where.push(`source = ${p(f.source)}`);
+  if (f.cursor) {
+    const [at, id] = decodeCursor(f.cursor);
+    where.push(`(received_at, id) < (${p(at)}::timestamptz, ${p(id)})`);
+  }
+  // One more than asked tells whether there is a next page without a count.
+  const limit = p(f.limit + 1);
+  const rows = await db.query<Record<string, unknown>>(
+    `SELECT * FROM intake_events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at DESC, id DESC LIMIT ${limit}`,
+    params,
+  );
+  const events = rows.slice(0, f.limit).map(mapIntakeEvent);
+  return { events, nextCursor: rows.length > f.limit ? encodeCursor(events[events.length - 1]!) : null };
+}
+
+function mapIntakeEvent(r: Record<string, unknown>): IntakeEventRow {
+  return {
     id: r.id as string,
     source: r.source as string,
     sourceType: r.source_type as string,
@@ -59,7 +99,7 @@ export async function listIntakeEvents(db: Db, f: { source?: string; limit?: num
     summary: (r.summary as Record<string, number>) ?? {},
     results: (r.results as IntakeUnitResult[]) ?? [],
     error: (r.error as string | null) ?? null,
-  }));
+  };
 }
 
 export interface TaskOrigin {

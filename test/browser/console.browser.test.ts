@@ -1,8 +1,9 @@
 /**
  * The console in a real headless Chromium (Debian's `chromium`, driven by playwright-core): an
  * operator signs in, finds the escalated task in the inbox, reads its packet, takes it over and
- * resumes it through the forms, and sees it complete. Screenshots of the inbox, the task page
- * (escalated and completed) and the report are saved under test-artifacts/console/.
+ * resumes it through the forms, and sees it complete; the intake page links the request that made
+ * it. Screenshots of the inbox, the task page (escalated and completed), the intake page and the
+ * report are saved under test-artifacts/console/.
  *
  * Without /usr/bin/chromium the test is skipped with a message, except in CI
  * (RUNWARDEN_TEST_REQUIRE_PG=1 or CI set), where a missing browser is a failure: .ci/run installs it.
@@ -22,6 +23,7 @@ import { escalationHooks } from '../../src/escalation/hooks.js';
 import type { Worker } from '../../src/orchestrator/worker.js';
 import { createMasker } from '../../src/secrets/mask.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { insertIntakeEvent } from '../../src/store/intake-log.js';
 import { consoleApp, TOKENS } from '../console/client.js';
 
 const CHROMIUM = process.env.RUNWARDEN_CHROMIUM ?? '/usr/bin/chromium';
@@ -143,6 +145,29 @@ if (!present && !REQUIRED) {
         ['resume', 'ana'],
       ]);
       expect(sim().count('service.restart')).toBe(1);
+
+      // The intake page, from the navigation: a request that made the task and excluded another unit.
+      await insertIntakeEvent(db, {
+        id: 'iev_browser0000000000001',
+        source: 'alerts',
+        sourceType: 'alertmanager',
+        receivedAt: new Date(),
+        deliveryId: null,
+        outcome: 'processed',
+        summary: { created: 1, excluded: 1 },
+        results: [
+          { unit: 'alerts[0]', result: 'created', taskId: t.id, externalRef: 'INC-4211' },
+          { unit: 'alerts[1]', result: 'excluded', reason: "the mapping's when is false" },
+        ],
+        error: null,
+      });
+      await page.getByRole('link', { name: 'Intake', exact: true }).click();
+      await page.waitForURL(`${base}/intake`);
+      const event = page.locator('[data-testid=intake-event][data-event="iev_browser0000000000001"]');
+      expect(await event.textContent()).toContain("the mapping's when is false");
+      await page.screenshot({ path: join(ARTIFACTS, 'intake.png'), fullPage: true });
+      await event.getByRole('link', { name: 'INC-4211' }).click();
+      await page.waitForURL(`${base}/tasks/${t.id}`);
 
       // The report draws the scenario: a pause at restart, and a recovery after the first failure.
       await page.goto(`${base}/report`);

@@ -4,7 +4,8 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
-import { deploymentConfig } from '../../src/config/deployment-config.js';
+import { deploymentConfig, type DeploymentConfig } from '../../src/config/deployment-config.js';
+import type { Clock } from '../../src/orchestrator/clock.js';
 import { hashApiToken, type ApiToken } from '../../src/config/tokens.js';
 import type { Role } from '../../src/lifecycle/vocabulary.js';
 import type { IntakeRunbooks } from '../../src/orchestrator/intake.js';
@@ -29,8 +30,9 @@ export function mutableTokens(): { match(t: string): ApiToken | undefined; revok
   };
 }
 
-export function consoleApp(o: { db: Db; runbooks: IntakeRunbooks; masker: Masker; tokens?: ReturnType<typeof mutableTokens> }): FastifyInstance {
-  return buildApp({ db: o.db, config: deploymentConfig(), runbooks: o.runbooks, masker: o.masker, tokens: o.tokens ?? mutableTokens() });
+/** The API with its console; `config` defaults to an empty deployment config, `clock` to the system's. */
+export function consoleApp(o: { db: Db; runbooks: IntakeRunbooks; masker: Masker; tokens?: ReturnType<typeof mutableTokens>; config?: DeploymentConfig; clock?: Clock }): FastifyInstance {
+  return buildApp({ db: o.db, config: o.config ?? deploymentConfig(), runbooks: o.runbooks, masker: o.masker, tokens: o.tokens ?? mutableTokens(), ...(o.clock ? { clock: o.clock } : {}) });
 }
 
 /** The value of the first hidden `_csrf` field on a page. */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderConfirmation } from '../../src/http/console/action-forms.js';
 import { barChart, percent } from '../../src/http/console/charts.js';
-import { age, eventSentence } from '../../src/http/console/format.js';
+import { age, eventSentence, waitingFor } from '../../src/http/console/format.js';
 import { escapeHtml, html, raw } from '../../src/http/console/html.js';
 import { actionInput, parseCaptureLines, safeNext } from '../../src/http/console/index.js';
 import { pauseBars, recoveryBars, retryBars, type StepFigures } from '../../src/http/console/report-page.js';
@@ -65,6 +65,22 @@ describe('words', () => {
     expect(e('state.changed', { from: 'in_handover', to: 'queued' })).toBe('State in handover → queued');
     expect(e('attempt.finished', { attempt: 2, outcome: 'failed', failureClass: 'transient', error: 'HTTP 503' })).toBe('Attempt 2 of restart failed (transient): HTTP 503');
     expect(e('something.new', {})).toBe('something.new');
+  });
+
+  it('says what a task waits for by the rule of `show`: its key held (escaped, holders linked and capped), or the role next while no worker holds it', () => {
+    const holders = ['tsk_a', 'tsk_b', 'tsk_c', 'tsk_d'].map((id) => ({ id, state: 'running' as const }));
+    const keyed = { state: 'queued' as const, leaseOwner: null, awaitingRole: 'execution' as const, waitingFor: { concurrencyKey: '<b>svc</b>', limit: 4, holders } };
+    const all = waitingFor(keyed)!.value;
+    expect(all).toContain('concurrency key <code>&lt;b&gt;svc&lt;/b&gt;</code>: its limit of 4 is taken by <a href="/tasks/tsk_a" data-testid="holder">tsk_a</a> (running), <a href="/tasks/tsk_b"');
+    expect([...all.matchAll(/data-testid="holder"/g)]).toHaveLength(4);
+    const capped = waitingFor(keyed, 2)!.value;
+    expect([...capped.matchAll(/data-testid="holder"/g)]).toHaveLength(2);
+    expect(capped).toMatch(/tsk_b<\/a> \(running\) and 2 more$/);
+    const between = { state: 'running' as const, leaseOwner: null, awaitingRole: 'verification' as const, waitingFor: null };
+    expect(waitingFor(between)!.value).toBe('verification work next: a worker serving verification takes it up');
+    // A worker holds it, or it is merely queued for its first role: nothing to say.
+    expect(waitingFor({ ...between, leaseOwner: 'w-1' })).toBeNull();
+    expect(waitingFor({ ...between, state: 'queued' })).toBeNull();
   });
 });
 

@@ -51,6 +51,9 @@ button.link { background:none; border:none; color:#dfe6ee; padding:0; text-decor
 .card header { display:flex; gap:10px; align-items: baseline; flex-wrap: wrap; }
 .card header h3 { margin: 0; font-size: 1.15rem; }
 .card header .age { margin-left:auto; color: var(--muted); font-weight: 600; }
+.card.refused { border-left-color: var(--alert); }
+.card.intake table.list { margin-top: 8px; }
+.waiting { margin-top: 4px; font-size: 0.88em; color: var(--warn); }
 .summary { font-weight: 600; margin: 8px 0; }
 .rec { background: var(--busy-bg); padding: 8px 10px; border-radius: 4px; }
 .rec .action { text-transform: uppercase; letter-spacing: 0.03em; }

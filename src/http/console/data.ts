@@ -12,13 +12,16 @@ import type { IntakeRunbooks } from '../../orchestrator/intake.js';
 import { runbookOf } from '../../orchestrator/runbook-version.js';
 import type { Masker } from '../../secrets/mask.js';
 import { taskMasker } from '../../secrets/sensitive.js';
+import { concurrencyWait, concurrencyWaits } from '../../store/claim.js';
 import type { Db } from '../../store/db.js';
+import { listEventsOfType } from '../../store/events.js';
+import { listIntakePage } from '../../store/intake-log.js';
 import { latestPacket } from '../../store/packets.js';
 import { countTasksByState } from '../../store/task-counts.js';
 import { listTaskPage } from '../../store/task-page.js';
 import { sensitivePaths, summarizeTask, taskView } from '../../store/task-view.js';
 import { getTask, listAttempts, listEvents, type TaskRow } from '../../store/tasks.js';
-import type { BrokenRunbook, Inbox, InboxItem, TaskFilters, TaskPage } from './model.js';
+import type { BrokenRunbook, Inbox, InboxItem, IntakeFilters, IntakeLog, TaskFilters, TaskListRow, TaskPage } from './model.js';
 import { runbookLine, stepInfo } from './runbooks-page.js';
 
 /** How many tasks each inbox list reads at most. */
@@ -75,7 +78,12 @@ export async function waitingCount(c: ReadContext): Promise<number> {
   return (await countTasksByState(c.db)).escalated ?? 0;
 }
 
-export async function readTaskList(c: ReadContext, f: TaskFilters) {
+/**
+ * A page of the task list, each task with what it waits for. The concurrency waits of the page
+ * are read in one query; a key is the value of an expression over the input, so a waiting row is
+ * masked with its task's own masker (its sensitive inputs by value), as the task page is.
+ */
+export async function readTaskList(c: ReadContext, f: TaskFilters): Promise<{ tasks: TaskListRow[]; counts: Partial<Record<TaskState, number>>; nextCursor: string | null }> {
   const { tasks: rows, nextCursor } = await listTaskPage(c.db, {
     limit: f.limit,
     ...(f.state ? { states: [f.state] } : {}),
@@ -83,8 +91,20 @@ export async function readTaskList(c: ReadContext, f: TaskFilters) {
     ...(f.taskClass ? { taskClass: f.taskClass } : {}),
     ...(f.cursor ? { cursor: f.cursor } : {}),
   });
+  const waits = await concurrencyWaits(c.db, rows);
+  const accepted = waits.size ? await listEventsOfType(c.db, [...waits.keys()], 'intake.accepted') : new Map<string, never[]>();
+  const tasks = rows.map((t): TaskListRow => {
+    const w = waits.get(t.id);
+    const masker = w ? taskMasker(c.masker, t.input, sensitivePaths(t.runbookId ? c.runbooks.byId.get(t.runbookId) : undefined, accepted.get(t.id) ?? [])) : c.masker;
+    return masker.maskValue({
+      ...summarizeTask(t),
+      leaseOwner: t.leaseOwner,
+      awaitingRole: t.awaitingRole,
+      waitingFor: w ? { concurrencyKey: w.key, limit: w.limit, holders: w.holders } : null,
+    });
+  });
   const counts = await countTasksByState(c.db, { ...(f.runbook ? { runbook: f.runbook } : {}), ...(f.taskClass ? { taskClass: f.taskClass } : {}) });
-  return { tasks: rows.map((t) => c.masker.maskValue(summarizeTask(t))), counts, nextCursor };
+  return { tasks, counts, nextCursor };
 }
 
 /** Everything the task page shows, or undefined when there is no such task. */
@@ -94,7 +114,8 @@ export async function readTaskPage(c: ReadContext, ref: string): Promise<TaskPag
   const events = await listEvents(c.db, task.id);
   // The version the task runs on (it may differ from the folder's), as the actions use.
   const plan = await runbookOf(c.db, c.runbooks, task).catch(() => undefined);
-  const view = taskView(task, events, plan, { masker: c.masker });
+  const wait = await concurrencyWait(c.db, task);
+  const view = taskView(task, events, plan, { masker: c.masker, ...(wait ? { waitingFor: { concurrencyKey: wait.key, limit: wait.limit, holders: wait.holders } } : {}) });
   const own = taskMasker(c.masker, task.input, sensitivePaths(plan, events));
   const pk = await packetOf(c, task.id);
   const attempts = (await listAttempts(c.db, task.id)).map((a) =>
@@ -129,4 +150,19 @@ export function readRunbooks(runbooks: IntakeRunbooks) {
     byFile.set(u.file, b);
   }
   return { lines, broken: [...byFile.values()].sort((a, b) => a.file.localeCompare(b.file)) };
+}
+
+/**
+ * A page of the intake log, newest first, masked as `runwarden intake log` masks it (a reason
+ * can quote what a sender posted), with the configured sources for the filter.
+ */
+export async function readIntakeLog(c: ReadContext, sources: Readonly<Record<string, { type: string }>>, f: IntakeFilters): Promise<IntakeLog> {
+  const { events, nextCursor } = await listIntakePage(c.db, { limit: f.limit, ...(f.source ? { source: f.source } : {}), ...(f.cursor ? { cursor: f.cursor } : {}) });
+  return {
+    events: events.map((e) => c.masker.maskValue({ ...e, receivedAt: e.receivedAt.toISOString() })),
+    sources: Object.entries(sources)
+      .map(([name, s]) => ({ name, type: s.type }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+    nextCursor,
+  };
 }

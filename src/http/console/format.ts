@@ -6,6 +6,7 @@ import { REASON_TITLES } from '../../escalation/render-markdown.js';
 import { ESCALATION_REASONS, isOneOf, type TaskState } from '../../lifecycle/vocabulary.js';
 import type { EventView } from '../../store/task-view.js';
 import { html, type SafeHtml } from './html.js';
+import type { WaitFacts } from './model.js';
 
 /** `3 min`, `2 h 5 min`, `4 d 3 h`: how long ago `iso` was at `now`. */
 export function age(iso: string | null | undefined, now: Date): string {
@@ -157,4 +158,22 @@ export function eventTone(e: EventView): 'alert' | 'ok' | 'person' | 'plain' {
   if (e.type === 'escalated' || e.type === 'step.failed' || e.type === 'attempt.in_doubt' || (e.type === 'attempt.finished' && e.data.outcome !== 'succeeded')) return 'alert';
   if (e.type === 'step.succeeded' || (e.type === 'state.changed' && e.data.to === 'completed')) return 'ok';
   return 'plain';
+}
+
+/**
+ * What a task waits for, in words, or null when it waits for nothing in particular: a queued
+ * task held back by its concurrency key names the key, its limit and the tasks holding it (each a
+ * link, at most `maxHolders` of them); a task between roles (running, no worker holding it)
+ * names the role whose work is next. The same rule as `runwarden show`.
+ */
+export function waitingFor(v: WaitFacts, maxHolders = Number.POSITIVE_INFINITY): SafeHtml | null {
+  const w = v.waitingFor;
+  if (w) {
+    const shown = w.holders.slice(0, maxHolders);
+    const holders = shown.map((h, i) => html`${i ? ', ' : ''}<a href="/tasks/${encodeURIComponent(h.id)}" data-testid="holder">${h.id}</a> (${h.state.replace(/_/g, ' ')})`);
+    const more = w.holders.length - shown.length;
+    return html`concurrency key <code>${w.concurrencyKey}</code>: its limit of ${w.limit} is taken by ${holders}${more > 0 ? ` and ${more} more` : ''}`;
+  }
+  if (v.awaitingRole && v.state === 'running' && !v.leaseOwner) return html`${v.awaitingRole} work next: a worker serving ${v.awaitingRole} takes it up`;
+  return null;
 }

@@ -22,12 +22,13 @@ import { OPERATOR_ACTION_FUNCTIONS, type ActionContext, type ActionResult } from
 import type { AppDeps } from '../app.js';
 import { renderConfirmation } from './action-forms.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
-import { readInbox, readRunbooks, readTaskList, readTaskPage, waitingCount, type ReadContext } from './data.js';
+import { readInbox, readIntakeLog, readRunbooks, readTaskList, readTaskPage, waitingCount, type ReadContext } from './data.js';
 import { html, type SafeHtml } from './html.js';
 import { renderInbox } from './inbox-page.js';
+import { renderIntake } from './intake-page.js';
 import { page, type PageOptions } from './layout.js';
 import { renderLogin } from './login-page.js';
-import { canAct, type TaskFilters, type Viewer } from './model.js';
+import { canAct, type IntakeFilters, type TaskFilters, type Viewer } from './model.js';
 import { readReportFigures } from './report-figures.js';
 import { renderReport } from './report-page.js';
 import { renderRunbooks } from './runbooks-page.js';
@@ -102,6 +103,15 @@ function filtersOf(q: Record<string, string | undefined>): TaskFilters {
     ...(q.state && isOneOf(TASK_STATES, q.state) ? { state: q.state } : {}),
     ...(q.runbook ? { runbook: q.runbook } : {}),
     ...(q.class ? { taskClass: q.class } : {}),
+    limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50,
+    ...(q.after ? { cursor: q.after } : {}),
+  };
+}
+
+function intakeFiltersOf(q: Record<string, string | undefined>): IntakeFilters {
+  const limit = Number(q.limit ?? 50);
+  return {
+    ...(q.source ? { source: q.source } : {}),
     limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 500) : 50,
     ...(q.after ? { cursor: q.after } : {}),
   };
@@ -269,6 +279,13 @@ export async function registerConsole(app: FastifyInstance, deps: ConsoleDeps): 
       const problems = err.problems?.length ? ` (${err.problems.map((p) => `${p.path}: ${p.message}`).join('; ')})` : '';
       return taskPage(request, reply, id, { tone: 'alert', text: `${action} was not done: ${err.message}${problems}` }, err.httpStatus);
     }
+  });
+
+  // Every signed-in role reads the intake log: it is what `runwarden intake log` shows.
+  app.get<{ Querystring: Record<string, string | undefined> }>('/intake', { preHandler: signedIn }, async (request, reply) => {
+    const f = intakeFiltersOf(request.query);
+    const log = await readIntakeLog(read, deps.config.intakeSources, f);
+    return render(request, reply, { title: 'Intake', section: 'intake', live: true }, renderIntake(log, f, clock.now()));
   });
 
   app.get('/runbooks', { preHandler: signedIn }, async (request, reply) => {

@@ -6,7 +6,7 @@
 import { html, type SafeHtml } from './html.js';
 import type { Viewer } from './model.js';
 
-export type Section = 'inbox' | 'tasks' | 'runbooks' | 'report' | 'none';
+export type Section = 'inbox' | 'tasks' | 'intake' | 'runbooks' | 'report' | 'none';
 
 export interface PageOptions {
   title: string;
@@ -28,6 +28,7 @@ function nav(o: PageOptions): SafeHtml {
   <a class="brand" href="/">runwarden</a>
   ${link('inbox', '/', 'Inbox', count)}
   ${link('tasks', '/tasks', 'Tasks')}
+  ${link('intake', '/intake', 'Intake')}
   ${link('runbooks', '/runbooks', 'Runbooks')}
   ${link('report', '/report', 'Report')}
   <span class="who">${

@@ -6,6 +6,7 @@ import type { PacketNow } from '../../escalation/packet-now.js';
 import type { Packet } from '../../escalation/packet-schema.js';
 import type { OperatorAction, RepeatMode, Role, TaskState } from '../../lifecycle/vocabulary.js';
 import type { Problem } from '../../errors.js';
+import type { IntakeUnitResult } from '../../store/intake-log.js';
 import type { TaskSummary, TaskView } from '../../store/task-view.js';
 
 /** Who is signed in, and the form token their forms carry. */
@@ -52,6 +53,43 @@ export interface TaskFilters {
   limit: number;
   /** The page after the one whose cursor this is (task-page.ts). */
   cursor?: string;
+}
+
+/** What a task waits for, as the task page and the task list say it (the fields `show` reads). */
+export type WaitFacts = Pick<TaskView, 'state' | 'leaseOwner' | 'awaitingRole' | 'waitingFor'>;
+
+/** One row of the task list: the summary, and what the task waits for. */
+export type TaskListRow = TaskSummary & WaitFacts;
+
+/** The intake log's filters, as the query string carries them. */
+export interface IntakeFilters {
+  source?: string;
+  limit: number;
+  /** The page after the one whose cursor this is (intake-log.ts). */
+  cursor?: string;
+}
+
+/** One request an intake source received, as the intake page shows it (masked). */
+export interface IntakeEventLine {
+  id: string;
+  source: string;
+  sourceType: string;
+  receivedAt: string;
+  deliveryId: string | null;
+  outcome: 'processed' | 'unauthorized' | 'invalid';
+  summary: Record<string, number>;
+  /** What each unit of the request became. */
+  results: IntakeUnitResult[];
+  /** Why the request was refused (unauthorized, invalid). */
+  error: string | null;
+}
+
+/** The intake page: a page of the log, the configured sources, the cursor of the next page. */
+export interface IntakeLog {
+  events: IntakeEventLine[];
+  /** The sources of the deployment config, by name, with their type. */
+  sources: { name: string; type: string }[];
+  nextCursor: string | null;
 }
 
 /** One attempt as the task page shows it (masked). */

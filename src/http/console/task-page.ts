@@ -7,7 +7,7 @@
 import type { Packet, PacketEvidence, PacketSideEffect } from '../../escalation/packet-schema.js';
 import { isOneOf, TERMINAL_STATES } from '../../lifecycle/vocabulary.js';
 import { renderActionForms } from './action-forms.js';
-import { ago, compact, duration, eventSentence, eventTone, reasonTitle, stateBadge, STATE_WORDS, when } from './format.js';
+import { ago, compact, duration, eventSentence, eventTone, reasonTitle, stateBadge, STATE_WORDS, waitingFor, when } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { canAct, type AttemptLine, type TaskPage, type Viewer } from './model.js';
 
@@ -29,6 +29,7 @@ function standing(p: TaskPage, now: Date): SafeHtml {
   const v = p.view;
   const idx = v.currentStep ? p.plan.findIndex((s) => s.id === v.currentStep) : -1;
   const finished = isOneOf(TERMINAL_STATES, v.state);
+  const waiting = waitingFor(v);
   const where = v.currentStep ? `at step ${v.currentStep}${idx >= 0 ? ` (${idx + 1} of ${p.plan.length})` : ''}` : finished ? 'nothing left to run' : 'no current step';
   return html`<header class="task-head">
   <h1>${v.externalRef ?? v.id} ${stateBadge(v.state)}</h1>
@@ -42,6 +43,7 @@ function standing(p: TaskPage, now: Date): SafeHtml {
     ${v.deadlineAt ? html`<div><dt>deadline</dt><dd>${when(v.deadlineAt)}</dd></div>` : ''}
     ${v.nextAttemptAt ? html`<div><dt>next try</dt><dd>${when(v.nextAttemptAt)}</dd></div>` : ''}
     ${v.leaseOwner ? html`<div><dt>held by</dt><dd>${v.leaseOwner}</dd></div>` : ''}
+    ${waiting ? html`<div><dt>waiting for</dt><dd data-testid="waiting-for">${waiting}</dd></div>` : ''}
     ${v.cancelRequested ? html`<div><dt>cancel</dt><dd>requested: the worker stops at its next checkpoint</dd></div>` : ''}
   </dl>
   ${progress(p)}

@@ -1,12 +1,12 @@
 /**
  * Tasks by state: a filter form that is a plain GET (so every filter is in the URL, to share or
- * bookmark), counts by state as links, and the matching tasks newest first.
+ * bookmark), counts by state as links, and the matching tasks newest first, each saying what it
+ * waits for when it waits for something (a concurrency key's holders, another role's work).
  */
 import { TASK_STATES, type TaskState } from '../../lifecycle/vocabulary.js';
-import type { TaskSummary } from '../../store/task-view.js';
-import { ago, stateBadge, STATE_WORDS } from './format.js';
+import { ago, stateBadge, STATE_WORDS, waitingFor } from './format.js';
 import { html, type SafeHtml } from './html.js';
-import type { TaskFilters } from './model.js';
+import type { TaskFilters, TaskListRow } from './model.js';
 
 /** The query string of a filter set (empty values left out). */
 export function filterQuery(f: Partial<TaskFilters>): string {
@@ -22,7 +22,7 @@ export function filterQuery(f: Partial<TaskFilters>): string {
 
 const option = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? html` selected` : ''}>${label}</option>`;
 
-export function renderTasks(tasks: TaskSummary[], f: TaskFilters, counts: Partial<Record<TaskState, number>>, runbookIds: string[], now: Date, nextCursor: string | null = null): SafeHtml {
+export function renderTasks(tasks: TaskListRow[], f: TaskFilters, counts: Partial<Record<TaskState, number>>, runbookIds: string[], now: Date, nextCursor: string | null = null): SafeHtml {
   const chips = TASK_STATES.filter((s) => counts[s]).map(
     (s) => html`<a class="chip${f.state === s ? ' on' : ''}" href="/tasks${filterQuery({ ...f, state: s, cursor: undefined })}">${stateBadge(s)} ${counts[s]}</a>`,
   );
@@ -40,15 +40,19 @@ ${
   tasks.length
     ? html`<table class="list" data-testid="task-list"><thead><tr><th>task</th><th>state</th><th>class</th><th>runbook</th><th>step</th><th>retries</th><th>updated</th></tr></thead><tbody>
 ${tasks.map(
-  (t) => html`<tr>
+  (t) => {
+  // A few holders a row: a long queue on one key would repeat the same list on every row.
+  const waiting = waitingFor(t, 3);
+  return html`<tr>
   <td><a href="/tasks/${encodeURIComponent(t.id)}">${t.externalRef ?? t.id}</a>${t.externalRef ? html`<div class="muted"><code>${t.id}</code></div>` : ''}</td>
-  <td>${stateBadge(t.state)}<div class="muted">${STATE_WORDS[t.state]}</div></td>
+  <td>${stateBadge(t.state)}<div class="muted">${STATE_WORDS[t.state]}</div>${waiting ? html`<div class="waiting" data-testid="waiting-for">waiting for ${waiting}</div>` : ''}</td>
   <td>${t.taskClass}</td>
   <td>${t.runbook ? `${t.runbook.id} v${t.runbook.version}` : '-'}</td>
   <td>${t.currentStep ?? '-'}</td>
   <td>${t.retryBudget.used}/${t.retryBudget.limit}</td>
   <td>${ago(t.updatedAt, now)}</td>
-</tr>`,
+</tr>`;
+},
 )}
 </tbody></table><p class="pager">${f.cursor ? html`<a href="/tasks${filterQuery({ ...f, cursor: undefined })}">Newest</a> · ` : ''}${nextCursor ? html`<a href="/tasks${filterQuery({ ...f, cursor: nextCursor })}" data-testid="next-page">Older tasks</a>` : html`<span class="muted">No older tasks.</span>`}</p>`
     : html`<p class="muted">No task matches these filters.</p>`
