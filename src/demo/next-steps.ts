@@ -46,7 +46,7 @@ export function nextSteps(o: NextStepOptions): string {
     add('resume', `${t.escalated} --operator you --reason "search-api is healthy again"`, o.keep ? 'hand it back to automation: it runs again below' : 'hand it back to automation');
   }
   if (t.awaiting) add('approve', `${t.awaiting} --operator you --reason "contract signed"`, o.keep ? 'approve the move to enterprise: it is applied and completes below' : 'approve the move to enterprise');
-  add('serve', '', 'the HTTP API and console over the same tasks');
+  add('serve', '', 'the HTTP API and the console over the same tasks (sign-in tokens: docs/console.md)');
   // Two lines per command: a long command with its note beside it would wrap on a narrow terminal.
   return rows.map(([cmd, what]) => `  # ${what}\n  ${cmd}\n`).join('');
 }

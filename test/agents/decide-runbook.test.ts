@@ -50,7 +50,7 @@ describeBackends('decide runbook end to end', ({ db }) => {
 
     const events = await h.events(t.id);
     const call = events.find((e) => e.type === 'agent.call');
-    expect(call?.data).toEqual({ model: LLM_MODEL, latencyMs: expect.any(Number), tokens: { input: 180, output: 24 }, ok: true });
+    expect(call?.data).toEqual({ model: LLM_MODEL, latencyMs: expect.any(Number), tokens: { input: 180, output: 24 }, ok: true, role: 'agent' });
     const proposal = events.find((e) => e.type === 'agent.proposal');
     expect(proposal).toMatchObject({ step: 'choose-remediation', data: { option: 'restart', accepted: true, verdict: 'accepted', offered: ['restart', 'failover', 'hand-to-human'] } });
     expect(mock.requests).toHaveLength(1);
