@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import type { StringOrRef } from './schema.js';
+import type { StringOrRef } from './schema-parts.js';
 
 export interface ResolveContext {
   env: NodeJS.ProcessEnv;

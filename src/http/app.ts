@@ -8,40 +8,18 @@
  * `listen`. The console and the intake sources are mounted in their own encapsulated scopes.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import type { DeploymentConfig } from '../config/index.js';
 import { fileTokenStore, fixedTokenStore, type TokenStore } from '../config/tokens.js';
 import { isRunwardenError, RunwardenError } from '../errors.js';
 import { escalationHooks } from '../escalation/hooks.js';
-import type { Logger } from '../log.js';
-import { systemClock, type Clock } from '../orchestrator/clock.js';
-import type { IntakeRunbooks } from '../orchestrator/intake.js';
-import type { ActionContext } from '../orchestrator/operator.js';
-import type { Masker } from '../secrets/mask.js';
-import type { Db } from '../store/db.js';
+import { systemClock } from '../orchestrator/clock.js';
 import { authenticate } from './auth.js';
 import { registerConsole } from './console/index.js';
 import { registerIntakeSources } from './intake-sources.js';
 import { registerRoutes, type Full } from './routes.js';
 import { ApiMetrics } from '../metrics/api-metrics.js';
+import type { AppDeps } from './deps.js';
 
-/** What the API is built from: an open runtime's pieces, and the optional parts `serve` adds. */
-export interface AppDeps {
-  db: Db;
-  config: DeploymentConfig;
-  /** The runbooks that loaded, and the task classes a broken runbook leaves unserved. */
-  runbooks: IntakeRunbooks;
-  masker: Masker;
-  /** Default: no request logging. */
-  logger?: Logger;
-  /** Packets on operator actions. Default: the escalation hooks over `config`. */
-  onAction?: ActionContext['onAction'];
-  /** Default: the tokens file of `config` (rereads on change), else `config.tokens`. */
-  tokens?: TokenStore;
-  /** Default: the system clock. */
-  clock?: Clock;
-  /** The metrics `/metrics` serves; `serve` shares them with its worker. Default: a fresh set. */
-  metrics?: ApiMetrics;
-}
+export type { AppDeps };
 
 function tokenStoreOf(deps: AppDeps): TokenStore {
   if (deps.tokens) return deps.tokens;

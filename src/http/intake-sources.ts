@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { receiveIntake } from '../intake/receive.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
 import { grants } from './auth.js';
 
 export async function registerIntakeSources(app: FastifyInstance, deps: AppDeps): Promise<void> {

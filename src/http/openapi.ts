@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import type { RouteSpec } from './routes.js';
+import type { RouteSpec } from './route-spec.js';
 
 const require = createRequire(import.meta.url);
 const pkg = require('../../package.json') as { version: string };

@@ -17,7 +17,8 @@ import { latestPacket } from '../store/packets.js';
 import { listTaskPage } from '../store/task-page.js';
 import { readTaskView, summarizeTask, taskView, type TaskView } from '../store/task-view.js';
 import { getTask } from '../store/tasks.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
+import type { RouteSpec } from './route-spec.js';
 import { grants, requireRole } from './auth.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import {
@@ -37,22 +38,7 @@ import {
   TaskRequest,
 } from './schemas.js';
 
-/** One route as the API declares it: enough to register it and to describe it. */
-export interface RouteSpec {
-  method: 'GET' | 'POST';
-  /** fastify's form: `/v1/tasks/:id`. */
-  url: string;
-  /** The role it needs; `null`: no bearer token (health, metrics, the callback token). */
-  role: Role | null;
-  summary: string;
-  params?: Record<string, string>;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  /** Status -> the body schema answered with it. */
-  responses: Record<number, z.ZodType>;
-  /** Not in the OpenAPI document (the document itself). */
-  hidden?: boolean;
-}
+export type { RouteSpec };
 
 export type Full = AppDeps & { onAction: NonNullable<ActionContext['onAction']>; clock: { now(): Date }; metrics: ApiMetrics };
 

@@ -19,7 +19,7 @@ import { isRunwardenError, RunwardenError } from '../../errors.js';
 import { isOneOf, OPERATOR_ACTIONS, TASK_STATES, type OperatorAction } from '../../lifecycle/vocabulary.js';
 import { systemClock } from '../../orchestrator/clock.js';
 import { OPERATOR_ACTION_FUNCTIONS, type ActionContext, type ActionResult } from '../../orchestrator/operator.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../deps.js';
 import { renderConfirmation } from './action-forms.js';
 import { CONSOLE_CSS, CONSOLE_JS } from './assets.js';
 import { readInbox, readIntakeLog, readRunbooks, readTaskList, readTaskPage, waitingCount, type ReadContext } from './data.js';
